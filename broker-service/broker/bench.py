@@ -1,0 +1,476 @@
+"""POST /bench: the transports compared under load, measured inside the broker.
+
+For each transport, N log events go through the broker (POST /handle on the broker's own port, so
+through gunicorn exactly as a client's would) and the same N go straight to the logger over that
+transport with the broker's own senders. Each path then waits until every accepted event is stored
+and reads back, by the path's marker name, what the logger stored and when. The answer streams one
+JSON object a line: progress at least every half second, then the result (or an error).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Generator, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.client import HTTPConnection, HTTPException
+from typing import Any
+
+from flask import Blueprint, Response, current_app
+
+from broker.config import TRANSPORTS, Config
+from broker.transports import LogEvent, Sender, log_senders
+from labkit.httpclient import Downstream
+from labkit.validation import ApiError
+from labkit.web import read_json_object
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("bench", __name__)
+
+MAX_EVENTS = 10_000
+MAX_CONCURRENCY = 64
+PATHS = ("broker", "direct")
+PROGRESS_EVERY_S = 0.5
+# Waiting for accepted events to be stored ends once none has arrived for this long.
+STALL_S = 60.0
+COUNT_PAUSE_FACTOR = 9.0
+# The transport whose 202 means "queued", not "stored".
+QUEUED = "rabbitmq"
+# A run stopped early (the client went away) waits this long for the sends in flight to end.
+STOP_WAIT_S = 15.0
+CALL_TIMEOUT_S = 10.0
+PERCENTILES = (50, 95, 99)
+NDJSON = "application/x-ndjson"
+
+
+@dataclass(frozen=True)
+class Settings:
+    n: int
+    concurrency: int
+
+
+def _bounded_int(body: dict[str, Any], field_name: str, top: int) -> int:
+    value = body.get(field_name)
+    if value is None:
+        raise ApiError(400, f"{field_name} is required")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+        raise ApiError(400, f"{field_name} must be an integer from 1 to {top}")
+    return value
+
+
+def parse_settings(body: dict[str, Any]) -> Settings:
+    return Settings(
+        n=_bounded_int(body, "n", MAX_EVENTS),
+        concurrency=_bounded_int(body, "concurrency", MAX_CONCURRENCY),
+    )
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    """p50, p95 and p99 by linear interpolation between the closest ranks; None when there are none."""
+    ordered = sorted(values)
+    result: dict[str, float | None] = {}
+    for q in PERCENTILES:
+        if not ordered:
+            result[f"p{q}"] = None
+            continue
+        rank = q / 100 * (len(ordered) - 1)
+        low, high = math.floor(rank), math.ceil(rank)
+        value = ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+        result[f"p{q}"] = round(value, 2)
+    return result
+
+
+def host_info() -> dict[str, Any]:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory / 2**30, 1),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "load_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+class Load:
+    """n events sent by `concurrency` threads through one send function, each timed. Times of day
+    (time.time()) are kept to compare with the logger's stored times; durations use perf_counter."""
+
+    def __init__(
+        self,
+        n: int,
+        concurrency: int,
+        send: Callable[[int], None],
+        cancel: threading.Event,
+        thread_done: Callable[[], None] | None = None,
+    ) -> None:
+        self.n = n
+        self.send = send
+        self.cancel = cancel
+        self.thread_done = thread_done
+        self.sent_at: list[float | None] = [None] * n
+        self.accept_ms: list[float | None] = [None] * n
+        self.errors: Counter[str] = Counter()
+        self.sent = self.accepted = 0
+        self.started_at = self.replied_at = 0.0
+        self._next = 0
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"bench-{i}", daemon=True) for i in range(concurrency)
+        ]
+
+    def start(self) -> Load:
+        self.started_at = time.time()
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def wait(self, timeout: float) -> bool:
+        """Whether every thread has finished, waiting up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
+
+    def _take(self) -> int | None:
+        with self._lock:
+            if self._next >= self.n or self.cancel.is_set():
+                return None
+            self._next += 1
+            self.sent += 1
+            return self._next - 1
+
+    def _work(self) -> None:
+        try:
+            while (seq := self._take()) is not None:
+                self._send_one(seq)
+        finally:
+            if self.thread_done is not None:
+                self.thread_done()
+
+    def _send_one(self, seq: int) -> None:
+        error = None
+        self.sent_at[seq] = time.time()
+        began = time.perf_counter()
+        try:
+            self.send(seq)
+        except ApiError as exc:
+            error = str(exc.status)
+        except Exception:
+            log.exception("benchmark send failed")
+            error = "exception"
+        ended = time.perf_counter()
+        with self._lock:
+            self.replied_at = max(self.replied_at, time.time())
+            if error is None:
+                self.accept_ms[seq] = (ended - began) * 1000
+                self.accepted += 1
+            else:
+                self.errors[error] += 1
+
+
+class StoredCount:
+    """The logger's count of a marker's stored events, polled in the background. Counting reads every
+    matching entry, so after each count it pauses COUNT_PAUSE_FACTOR times as long as the count took
+    (at least half a second): polling never takes more than a tenth of the store's time."""
+
+    def __init__(self, logger: Downstream, marker: str) -> None:
+        self.logger = logger
+        self.marker = marker
+        self.value = 0
+        self.error: ApiError | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="bench-count", daemon=True)
+
+    def __enter__(self) -> StoredCount:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            began = time.monotonic()
+            try:
+                status, body = self.logger.get("/logs/count", name=self.marker)
+                if status == 200:
+                    self.value = body["data"]["count"]
+                    self.error = None
+                else:
+                    self.error = ApiError(502, "logger service failed")
+            except ApiError as exc:
+                self.error = exc
+            took = time.monotonic() - began
+            self._stop.wait(max(PROGRESS_EVERY_S, COUNT_PAUSE_FACTOR * took))
+
+
+class BrokerClient:
+    """POST /handle to this broker over one kept-alive connection per sending thread.
+
+    http.client rather than requests: this client runs inside the broker it measures, and requests
+    spends about four times its CPU on each call, which would be counted as the broker's own cost.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.local = threading.local()
+
+    def handle(self, body: dict[str, Any]) -> None:
+        """One action; ApiError with the broker's status and message unless it answered 202."""
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            connection = self.local.connection = HTTPConnection(
+                "127.0.0.1", self.port, timeout=CALL_TIMEOUT_S
+            )
+        try:
+            connection.request("POST", "/handle", json.dumps(body), {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            status, raw = response.status, response.read()
+        except TimeoutError:
+            self.close()
+            raise ApiError(504, "broker timed out") from None
+        except (OSError, HTTPException):
+            self.close()
+            raise ApiError(503, "broker is unavailable") from None
+        if status != 202:
+            try:
+                message = json.loads(raw)["message"]
+            except (ValueError, KeyError, TypeError):
+                message = "broker sent an invalid reply"
+            raise ApiError(status, message)
+
+    def close(self) -> None:
+        """Close the calling thread's connection."""
+        connection = getattr(self.local, "connection", None)
+        self.local.connection = None
+        if connection is not None:
+            connection.close()
+
+
+# Senders that keep one connection per thread (pika and xmlrpc are not thread-safe); each sending thread
+# closes its own as it ends. The gRPC channel and the HTTP session are shared by all threads.
+PER_THREAD = frozenset({"rabbitmq", "rpc"})
+
+
+class Clients:
+    """The senders of the direct paths, used as the broker uses them."""
+
+    def __init__(self, config: Config, concurrency: int) -> None:
+        self.logger = Downstream("logger", config.logger_url, read_timeout=5.0, pool_size=concurrency)
+        self.senders: dict[str, Sender] = log_senders(config, self.logger)
+
+    def thread_done(self, transport: str) -> Callable[[], None] | None:
+        return self.senders[transport].close if transport in PER_THREAD else None
+
+    def close(self) -> None:
+        for transport, sender in self.senders.items():
+            if transport not in PER_THREAD:
+                sender.close()
+        self.logger.close()
+
+
+def _line(payload: dict[str, Any]) -> str:
+    return json.dumps(payload) + "\n"
+
+
+def _created_ms(stamp: str) -> float:
+    return datetime.fromisoformat(stamp).timestamp() * 1000
+
+
+def measure(load: Load, stored: list[dict[str, Any]]) -> dict[str, Any]:
+    """One path's numbers from its sends and the entries the logger stored under its marker.
+
+    throughput_per_s is stored events per second of the whole run, from the first send until the last
+    event was stored (or answered, if later); accepted_per_s counts the 202s per second of sending. The
+    two differ for RabbitMQ, whose 202 means queued: its throughput includes the listener's work.
+    """
+    first_stored: dict[int, float] = {}
+    copies: Counter[int] = Counter()
+    for entry in stored:
+        data = entry.get("data")
+        if not (isinstance(data, str) and data.isdigit() and int(data) < load.n):
+            continue
+        seq, created = int(data), _created_ms(entry["created_at"])
+        copies[seq] += 1
+        first_stored[seq] = min(created, first_stored.get(seq, created))
+    accepted = [seq for seq in range(load.n) if load.accept_ms[seq] is not None]
+    # Stored times are whole milliseconds: a delivery within the send's own millisecond counts as 0.
+    deliver = [
+        max(0.0, first_stored[seq] - (load.sent_at[seq] or 0.0) * 1000)
+        for seq in range(load.n)
+        if seq in first_stored and load.sent_at[seq] is not None
+    ]
+    send_s = max(0.0, load.replied_at - load.started_at)
+    last_stored = max(first_stored.values(), default=0.0) / 1000
+    run_s = max(send_s, last_stored - load.started_at)
+    return {
+        "sent": load.sent,
+        "accepted": load.accepted,
+        "stored": len(first_stored),
+        "duplicates": sum(count - 1 for count in copies.values()),
+        "failed": load.sent - load.accepted,
+        "lost": sum(1 for seq in accepted if seq not in first_stored),
+        "errors": dict(load.errors),
+        "send_s": round(send_s, 3),
+        "run_s": round(run_s, 3),
+        "throughput_per_s": round(len(first_stored) / run_s, 1) if run_s > 0 else 0.0,
+        "accepted_per_s": round(load.accepted / send_s, 1) if send_s > 0 else 0.0,
+        "accept_ms": percentiles([load.accept_ms[seq] or 0.0 for seq in accepted]),
+        "deliver_ms": percentiles(deliver),
+    }
+
+
+class Bench:
+    """One benchmark run: every transport through the broker and direct, in turn."""
+
+    def __init__(self, config: Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.run_id = uuid.uuid4().hex[:8]
+        self.cancel = threading.Event()
+        self.load: Load | None = None
+
+    def lines(self) -> Iterator[str]:
+        """The streamed answer; closing it early (the client went away) stops the run."""
+        started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        host = host_info()
+        broker = BrokerClient(self.config.port)
+        clients = Clients(self.config, self.settings.concurrency)
+        paths: dict[str, dict[str, Any]] = {path: {} for path in PATHS}
+        try:
+            for transport in TRANSPORTS:
+                for path in PATHS:
+                    marker = f"bench-{self.run_id}-{path}-{transport}"
+                    if path == "broker":
+                        load = self._through_broker(broker, transport, marker)
+                    else:
+                        load = self._direct(clients, transport, marker)
+                    paths[path][transport] = yield from self._run_path(
+                        load, clients.logger, path, transport, marker
+                    )
+        except ApiError as exc:
+            yield _line({"type": "error", "error": True, "message": f"benchmark failed: {exc.message}"})
+            return
+        except Exception:
+            log.exception("benchmark failed")
+            yield _line({"type": "error", "error": True, "message": "benchmark failed: internal error"})
+            return
+        finally:
+            self.cancel.set()
+            if self.load is not None:
+                self.load.wait(STOP_WAIT_S)
+            clients.close()
+        data = {
+            "n": self.settings.n,
+            "concurrency": self.settings.concurrency,
+            "started_at": started_at,
+            "host": host,
+            "paths": paths,
+        }
+        yield _line({"type": "result", "error": False, "message": "benchmark done", "data": data})
+
+    def _load(self, send: Callable[[int], None], thread_done: Callable[[], None] | None = None) -> Load:
+        self.load = Load(self.settings.n, self.settings.concurrency, send, self.cancel, thread_done)
+        return self.load
+
+    def _through_broker(self, broker: BrokerClient, transport: str, marker: str) -> Load:
+        def send(seq: int) -> None:
+            broker.handle(
+                {"action": "log", "log": {"name": marker, "data": str(seq)}, "transport": transport}
+            )
+
+        return self._load(send, broker.close)
+
+    def _direct(self, clients: Clients, transport: str, marker: str) -> Load:
+        sender = clients.senders[transport]
+
+        def send(seq: int) -> None:
+            sender.send(LogEvent(name=marker, data=str(seq), event_id=f"{marker}-{seq}"))
+
+        return self._load(send, clients.thread_done(transport))
+
+    def _run_path(
+        self,
+        load: Load,
+        logger: Downstream,
+        path: str,
+        transport: str,
+        marker: str,
+    ) -> Generator[str, None, dict[str, Any]]:
+        """Send, wait until every accepted event is stored (or none arrives for STALL_S), measure."""
+
+        def progress(stored: int) -> str:
+            return _line(
+                {
+                    "type": "progress",
+                    "path": path,
+                    "transport": transport,
+                    "n": load.n,
+                    "sent": load.sent,
+                    "accepted": load.accepted,
+                    "stored": stored,
+                }
+            )
+
+        # A 202 on a synchronous transport means the event is stored; only RabbitMQ's stored count lags
+        # behind its accepted one, so only its paths poll the count (which costs the store some time).
+        with StoredCount(logger, marker) if transport == QUEUED else nullcontext() as count:
+            load.start()
+            while not load.wait(PROGRESS_EVERY_S):
+                yield progress(count.value if count else load.accepted)
+            if count:
+                yield from self._until_stored(count, load, progress)
+        status, body = logger.get("/logs/by-name", name=marker)
+        if status != 200:
+            raise ApiError(502, "logger service failed")
+        yield progress(body["data"]["count"])
+        return measure(load, body["data"]["entries"])
+
+    @staticmethod
+    def _until_stored(count: StoredCount, load: Load, progress: Callable[[int], str]) -> Iterator[str]:
+        """Progress until the store holds every accepted event, or none has arrived for STALL_S."""
+        last_value, last_change = count.value, time.monotonic()
+        while count.value < load.accepted and time.monotonic() - last_change < STALL_S:
+            yield progress(count.value)
+            time.sleep(PROGRESS_EVERY_S)
+            if count.value != last_value:
+                last_value, last_change = count.value, time.monotonic()
+        if count.error is not None and count.value < load.accepted:
+            raise count.error
+
+
+class Runner:
+    """Runs one benchmark at a time in this process."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.lock = threading.Lock()
+
+    def start(self, settings: Settings) -> Response:
+        if not self.lock.acquire(blocking=False):
+            raise ApiError(409, "a benchmark is already running")
+        response = Response(Bench(self.config, settings).lines(), mimetype=NDJSON)
+        response.headers["Cache-Control"] = "no-store"
+        # Proxies (the Kubernetes ingress) pass each line on at once instead of buffering the answer.
+        response.headers["X-Accel-Buffering"] = "no"
+        response.call_on_close(self.lock.release)
+        return response
+
+
+@bp.post("/bench")
+def bench() -> Response:
+    settings = parse_settings(read_json_object())
+    runner: Runner = current_app.extensions["broker.bench"]
+    return runner.start(settings)

@@ -1,0 +1,40 @@
+"""The broker's settings, read from the environment once at start."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from labkit.config import env_addr, env_choice, env_list, env_port, env_str, env_url
+
+TRANSPORTS = ("rabbitmq", "rpc", "grpc", "http")
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "0.0.0.0"
+    port: int = 8080
+    auth_url: str = "http://127.0.0.1:8082"
+    mail_url: str = "http://127.0.0.1:8084"
+    logger_url: str = "http://127.0.0.1:8083"
+    logger_rpc_addr: str = "127.0.0.1:5001"
+    logger_grpc_addr: str = "127.0.0.1:50001"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    log_transport: str = "rabbitmq"
+    cors_origins: tuple[str, ...] = ("http://127.0.0.1:8081", "http://localhost:8081")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        d = cls()
+        return cls(
+            host=env_str("HOST", d.host, environ),
+            port=env_port("PORT", d.port, environ),
+            auth_url=env_url("AUTH_URL", d.auth_url, environ),
+            mail_url=env_url("MAIL_URL", d.mail_url, environ),
+            logger_url=env_url("LOGGER_URL", d.logger_url, environ),
+            logger_rpc_addr=env_addr("LOGGER_RPC_ADDR", d.logger_rpc_addr, environ),
+            logger_grpc_addr=env_addr("LOGGER_GRPC_ADDR", d.logger_grpc_addr, environ),
+            amqp_url=env_url("AMQP_URL", d.amqp_url, environ, schemes=("amqp", "amqps")),
+            log_transport=env_choice("LOG_TRANSPORT", d.log_transport, TRANSPORTS, environ),
+            cors_origins=env_list("CORS_ORIGINS", ",".join(d.cors_origins), environ),
+        )

@@ -1,0 +1,257 @@
+"""The four ways the broker hands a log event to the logger, each failing with the contract's status.
+
+Every sender reuses its connection across requests: one gRPC channel per process (channels are
+thread-safe), and one AMQP connection and one xmlrpc proxy per thread (neither is thread-safe).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import xmlrpc.client
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from http.client import HTTPConnection
+from typing import Protocol
+
+import grpc
+import pika
+import pika.exceptions
+
+from broker import logs_pb2, logs_pb2_grpc
+from broker.config import Config
+from labkit import amqp
+from labkit.httpclient import Downstream
+from labkit.logs import request_id_var
+from labkit.web import MAX_BODY_BYTES, ApiError
+
+log = logging.getLogger(__name__)
+
+LOGGER_UNAVAILABLE = "logger service is unavailable"
+LOGGER_TIMED_OUT = "logger service timed out"
+CALL_TIMEOUT = 5.0
+RETRY_AFTER = "Retry-After"
+
+_GRPC_ERRORS = {
+    grpc.StatusCode.UNAVAILABLE: (503, LOGGER_UNAVAILABLE),
+    grpc.StatusCode.DEADLINE_EXCEEDED: (504, LOGGER_TIMED_OUT),
+}
+
+# The logger takes requests of at most 1 MiB. An event's JSON can outgrow the body it came in (a raw "é"
+# is escaped as six bytes) and the listener adds its own fields: what the logger would refuse after a 202
+# is refused up front.
+MAX_EVENT_JSON_BYTES = MAX_BODY_BYTES - 1024
+# XML 1.0 cannot carry these characters, and its parsers turn a carriage return into a line feed.
+_NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\r\x0e-\x1f\ufffe\uffff]")
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    name: str
+    data: str
+    event_id: str
+    level: str = "INFO"
+
+
+def event_json(event: LogEvent) -> str:
+    """The event as the logger receives it over RabbitMQ and HTTP."""
+    return json.dumps({"name": event.name, "data": event.data, "event_id": event.event_id})
+
+
+def check_size(event: LogEvent) -> None:
+    if len(event_json(event)) > MAX_EVENT_JSON_BYTES:
+        raise ApiError(413, "log entry is larger than 1 MiB as JSON")
+
+
+class Sender(Protocol):
+    def send(self, event: LogEvent) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def relay(service: str, status: int, body: dict, headers: Mapping[str, str] | None = None) -> ApiError:
+    """A downstream's error reply as the broker's: its own 4xx, 503 and 504 pass through, others are 502.
+    A passed-through reply keeps its Retry-After when that is a number of seconds."""
+    if 400 <= status < 500 or status in (503, 504):
+        retry_after = (headers or {}).get(RETRY_AFTER, "")
+        kept = {RETRY_AFTER: retry_after} if retry_after.isascii() and retry_after.isdigit() else {}
+        return ApiError(status, body["message"], headers=kept)
+    return ApiError(502, f"{service} service failed")
+
+
+class RabbitSender:
+    """Publishes persistent messages with publisher confirms; returns only once RabbitMQ has confirmed."""
+
+    def __init__(self, amqp_url: str) -> None:
+        self.params = amqp.parameters(amqp_url, heartbeat=60)
+        self.local = threading.local()
+
+    def _channel(self) -> pika.adapters.blocking_connection.BlockingChannel:
+        channel = getattr(self.local, "channel", None)
+        if channel is not None and channel.is_open:
+            return channel
+        self._drop()
+        try:
+            self.local.connection = pika.BlockingConnection(self.params)
+            channel = self.local.connection.channel()
+            channel.confirm_delivery()
+            amqp.declare_topology(channel)
+        except pika.exceptions.AMQPError:
+            self._drop()
+            raise ApiError(503, "message broker is unavailable") from None
+        self.local.channel = channel
+        return channel
+
+    def _drop(self) -> None:
+        connection = getattr(self.local, "connection", None)
+        self.local.connection = self.local.channel = None
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except pika.exceptions.AMQPError:
+                log.debug("closing a broken AMQP connection failed", exc_info=True)
+
+    def send(self, event: LogEvent) -> None:
+        body = event_json(event)
+        properties = pika.BasicProperties(
+            content_type="application/json",
+            delivery_mode=pika.DeliveryMode.Persistent,
+            message_id=event.event_id,
+            correlation_id=request_id_var.get(),
+        )
+        # A connection idle past its heartbeat is found dead only when used: reconnect once and
+        # publish again. The event id makes a repeat harmless; the logger stores an event once.
+        for attempt in (1, 2):
+            channel = self._channel()
+            try:
+                channel.basic_publish(amqp.EXCHANGE, f"log.{event.level}", body, properties, mandatory=True)
+                return
+            except (pika.exceptions.UnroutableError, pika.exceptions.NackError):
+                raise ApiError(503, "message broker did not accept the event") from None
+            except pika.exceptions.AMQPError:
+                self._drop()
+                if attempt == 2:
+                    raise ApiError(503, "message broker is unavailable") from None
+
+    def close(self) -> None:
+        self._drop()
+
+
+class _TimeoutTransport(xmlrpc.client.Transport):
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def make_connection(self, host: str) -> HTTPConnection:
+        connection = super().make_connection(host)
+        connection.timeout = self.timeout
+        return connection
+
+
+class RpcSender:
+    """Calls the logger's xmlrpc LogInfo; faults 400, 413 and 503 keep their meaning. Text that XML
+    cannot carry as it is gets a 400 before any call."""
+
+    def __init__(self, addr: str) -> None:
+        self.url = f"http://{addr}/"
+        self.local = threading.local()
+
+    def _proxy(self) -> xmlrpc.client.ServerProxy:
+        proxy = getattr(self.local, "proxy", None)
+        if proxy is None:
+            transport = _TimeoutTransport(CALL_TIMEOUT)
+            proxy = xmlrpc.client.ServerProxy(self.url, transport=transport, allow_none=True)
+            self.local.proxy = proxy
+        return proxy
+
+    def send(self, event: LogEvent) -> None:
+        for field, text in (("name", event.name), ("data", event.data)):
+            if _NOT_XML_TEXT.search(text):
+                raise ApiError(400, f"log.{field} has control characters that rpc cannot carry")
+        payload = {**asdict(event), "request_id": request_id_var.get()}
+        del payload["level"]
+        proxy = self._proxy()
+        try:
+            proxy.LogInfo(payload)
+        except xmlrpc.client.Fault as fault:
+            if fault.faultCode == 413:
+                raise ApiError(413, "log entry is larger than 1 MiB as XML-RPC") from None
+            if fault.faultCode in (400, 503):
+                raise ApiError(fault.faultCode, fault.faultString) from None
+            raise ApiError(502, "logger service failed") from None
+        except TimeoutError:
+            self._reset(proxy)
+            raise ApiError(504, LOGGER_TIMED_OUT) from None
+        except (OSError, xmlrpc.client.ProtocolError):
+            self._reset(proxy)
+            raise ApiError(503, LOGGER_UNAVAILABLE) from None
+
+    def _reset(self, proxy: xmlrpc.client.ServerProxy) -> None:
+        proxy("close")()
+        self.local.proxy = None
+
+    def close(self) -> None:
+        proxy = getattr(self.local, "proxy", None)
+        if proxy is not None:
+            self._reset(proxy)
+
+
+class GrpcSender:
+    """WriteLog over one channel per process, with a deadline on every call."""
+
+    def __init__(self, addr: str) -> None:
+        # Short reconnect backoff: once the logger is back, calls succeed within a couple of seconds.
+        # grpc.min_reconnect_backoff_ms stays at its default: gRPC also takes it as the time a connection
+        # attempt may last, and at 200 ms a logger that paused for a moment failed calls with UNAVAILABLE
+        # long before their deadline.
+        self.channel = grpc.insecure_channel(
+            addr,
+            options=[
+                ("grpc.initial_reconnect_backoff_ms", 200),
+                ("grpc.max_reconnect_backoff_ms", 2000),
+            ],
+        )
+        self.stub = logs_pb2_grpc.LogServiceStub(self.channel)
+
+    def send(self, event: LogEvent) -> None:
+        entry = logs_pb2.Log(name=event.name, data=event.data, event_id=event.event_id)
+        metadata = (("x-request-id", request_id_var.get() or ""),)
+        try:
+            self.stub.WriteLog(logs_pb2.LogRequest(logEntry=entry), timeout=CALL_TIMEOUT, metadata=metadata)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                raise ApiError(400, exc.details() or "invalid log entry") from None
+            status, message = _GRPC_ERRORS.get(exc.code(), (502, "logger service failed"))
+            raise ApiError(status, message) from None
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class HttpSender:
+    """POSTs the event to the logger's /log."""
+
+    def __init__(self, logger: Downstream) -> None:
+        self.logger = logger
+
+    def send(self, event: LogEvent) -> None:
+        status, body = self.logger.post(
+            "/log", {"name": event.name, "data": event.data, "event_id": event.event_id}
+        )
+        if status != 202:
+            raise relay("logger", status, body)
+
+    def close(self) -> None:
+        """The shared Downstream session is closed by its owner."""
+
+
+def log_senders(config: Config, logger: Downstream) -> dict[str, Sender]:
+    """One sender per transport, as the broker's routes and its benchmark's direct paths use them."""
+    return {
+        "rabbitmq": RabbitSender(config.amqp_url),
+        "rpc": RpcSender(config.logger_rpc_addr),
+        "grpc": GrpcSender(config.logger_grpc_addr),
+        "http": HttpSender(logger),
+    }

@@ -1,0 +1,9 @@
+"""`python -m frontend`: serve the test page with gunicorn."""
+
+from frontend import create_app
+from frontend.config import Config
+from labkit.config import load_or_exit
+from labkit.serve import serve
+
+config = load_or_exit(Config.from_env, "frontend")
+serve(lambda: create_app(config), service="frontend", host=config.host, port=config.port)

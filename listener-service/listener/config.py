@@ -1,0 +1,31 @@
+"""The listener's settings, read from the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from labkit.config import env_port, env_str, env_url
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+DEFAULT_LOGGER_URL = "http://127.0.0.1:8083"
+# Twice the consumer's batch (BATCH_MAX): the next batch arrives while one is being stored.
+PREFETCH = 200
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "0.0.0.0"
+    port: int = 8085
+    amqp_url: str = DEFAULT_AMQP_URL
+    logger_url: str = DEFAULT_LOGGER_URL
+    prefetch: int = PREFETCH
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        return cls(
+            host=env_str("HOST", "0.0.0.0", environ),
+            port=env_port("PORT", 8085, environ),
+            amqp_url=env_url("AMQP_URL", DEFAULT_AMQP_URL, environ, schemes=("amqp", "amqps")),
+            logger_url=env_url("LOGGER_URL", DEFAULT_LOGGER_URL, environ),
+        )

@@ -1,0 +1,212 @@
+"""The consumer: one BlockingConnection, owned by the thread that calls run(), reconnecting with backoff.
+
+Messages are stored in batches: whatever has arrived (up to BATCH_MAX) goes to the logger in one
+POST /log/batch, and is acked only once the logger answered 202. A message that can never be stored is
+rejected without requeue (so RabbitMQ moves it to the dead-letter queue); when the logger refuses a batch
+as invalid, its messages are tried one by one, so only the bad one is dead-lettered. Anything else holds
+the batch unacked and retries it, in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.spec import Basic, BasicProperties
+
+from labkit import amqp
+from labkit.httpclient import Downstream
+from labkit.logs import accept_request_id, request_id_var
+from labkit.validation import ApiError
+from listener.config import Config
+from listener.policy import TRANSPORT, Action, Backoff, DeadLetter, Store, action_for, decide
+
+log = logging.getLogger("listener.consumer")
+
+CONNECTION_NAME = "listener"
+RECONNECT_FIRST, RECONNECT_LIMIT = 0.5, 15.0
+RETRY_FIRST, RETRY_LIMIT = 0.5, 10.0
+POLL_SECONDS = 0.5
+BATCH_MAX = 100
+
+
+def _entry(payload: dict[str, str]) -> dict[str, str]:
+    return {key: payload[key] for key in ("name", "data", "event_id")}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    tag: int
+    request_id: str
+    decision: Store
+
+
+class Listener:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.logger = Downstream("logger", config.logger_url, connect_timeout=2.0, read_timeout=5.0)
+        self._stopping = threading.Event()
+        self._consuming = threading.Event()
+
+    def ready(self) -> dict[str, bool]:
+        return {"rabbitmq": self._consuming.is_set()}
+
+    def stop(self) -> None:
+        """Ask run() to return; safe from any thread. The message in hand is finished or left unacked."""
+        self._stopping.set()
+
+    def run(self) -> None:
+        """Consume until stop(); a refused or lost connection is retried, never fatal."""
+        backoff = Backoff(RECONNECT_FIRST, RECONNECT_LIMIT)
+        while not self._stopping.is_set():
+            try:
+                self._consume(backoff)
+            except pika.exceptions.AMQPError as exc:
+                log.warning("rabbitmq connection failed or lost: %s %s", type(exc).__name__, exc)
+            except Exception:
+                log.exception("consumer failed")
+            if self._stopping.is_set():
+                break
+            delay = backoff.next()
+            log.info("reconnecting to rabbitmq in %.1fs", delay)
+            self._stopping.wait(delay)
+        self.logger.close()
+        log.info("consumer stopped")
+
+    def _consume(self, backoff: Backoff) -> None:
+        params = amqp.parameters(self.config.amqp_url)
+        params.client_properties = {"connection_name": CONNECTION_NAME}
+        connection = pika.BlockingConnection(params)
+        arrived: list[tuple[int, BasicProperties, bytes]] = []
+
+        def on_message(
+            _channel: BlockingChannel, method: Basic.Deliver, properties: BasicProperties, body: bytes
+        ) -> None:
+            arrived.append((method.delivery_tag, properties, body))
+
+        try:
+            channel = connection.channel()
+            amqp.declare_topology(channel)
+            channel.basic_qos(prefetch_count=self.config.prefetch)
+            tag = channel.basic_consume(amqp.QUEUE, on_message, auto_ack=False)
+            self._consuming.set()
+            backoff.reset()
+            log.info("consuming from queue %s", amqp.QUEUE)
+            while not self._stopping.is_set():
+                connection.process_data_events(time_limit=POLL_SECONDS)
+                while arrived and not self._stopping.is_set():
+                    # Take in what else is already there, then store it all at once.
+                    before = 0
+                    while len(arrived) != before and len(arrived) < BATCH_MAX:
+                        before = len(arrived)
+                        connection.process_data_events(time_limit=0)
+                    batch, arrived[:] = arrived[:BATCH_MAX], arrived[BATCH_MAX:]
+                    self._store_batch(connection, channel, batch)
+            channel.basic_cancel(tag)
+        finally:
+            self._consuming.clear()
+            if connection.is_open:
+                try:
+                    connection.close()
+                except pika.exceptions.AMQPError:
+                    log.info("rabbitmq connection was already closing")
+
+    def _store_batch(
+        self,
+        connection: pika.BlockingConnection,
+        channel: BlockingChannel,
+        batch: list[tuple[int, BasicProperties, bytes]],
+    ) -> None:
+        """Dead-letter what can never be stored, then store the rest in one request and ack it."""
+        deliveries = []
+        for delivery_tag, properties, body in batch:
+            request_id = accept_request_id(properties.correlation_id)
+            decision = decide(body, properties)
+            if isinstance(decision, DeadLetter):
+                log.warning("dead-lettering message: %s", decision.reason, extra={"request_id": request_id})
+                channel.basic_reject(delivery_tag, requeue=False)
+                continue
+            if decision.event_id_source != "body":
+                event_id = decision.payload["event_id"]
+                log.info(
+                    "message has no event_id; using %s id %s",
+                    decision.event_id_source,
+                    event_id,
+                    extra={"request_id": request_id},
+                )
+            deliveries.append(Delivery(delivery_tag, request_id, decision))
+        if not deliveries:
+            return
+        entries = [{**_entry(d.decision.payload), "request_id": d.request_id} for d in deliveries]
+        body = {"transport": TRANSPORT, "entries": entries}
+        action, message = self._until_settled(connection, "/log/batch", body, f"{len(entries)} events")
+        if action is Action.ACK:
+            # Every earlier delivery is settled already, so one ack covers the whole batch.
+            channel.basic_ack(deliveries[-1].tag, multiple=True)
+            for d in deliveries:
+                event_id = d.decision.payload["event_id"]
+                log.info(
+                    "stored event %s", event_id, extra={"event_id": event_id, "request_id": d.request_id}
+                )
+        elif action is Action.DEAD_LETTER:
+            log.warning("logger refused a batch (%s): storing its events one by one", message)
+            for d in deliveries:
+                token = request_id_var.set(d.request_id)
+                try:
+                    if not self._store_one(connection, channel, d):
+                        return
+                finally:
+                    request_id_var.reset(token)
+
+    def _store_one(self, connection: pika.BlockingConnection, channel: BlockingChannel, d: Delivery) -> bool:
+        """Store one event with POST /log, or dead-letter it; False when a stop left it unacked."""
+        event_id = d.decision.payload["event_id"]
+        action, message = self._until_settled(connection, "/log", d.decision.payload, f"event {event_id}")
+        if action is Action.ACK:
+            channel.basic_ack(d.tag)
+            log.info("stored event %s", event_id, extra={"event_id": event_id})
+        elif action is Action.DEAD_LETTER:
+            log.warning("logger refused event %s (%s): dead-lettering it", event_id, message)
+            channel.basic_reject(d.tag, requeue=False)
+        return action is not None
+
+    def _until_settled(
+        self, connection: pika.BlockingConnection, path: str, payload: dict[str, Any], what: str
+    ) -> tuple[Action | None, str]:
+        """Post until the logger stores it (ACK) or refuses it for good (DEAD_LETTER), retrying with
+        backoff meanwhile, with the logger's last message; None when a stop came first and left it
+        unacked for redelivery."""
+        retry = Backoff(RETRY_FIRST, RETRY_LIMIT)
+        while True:
+            status, message = self._post(path, payload)
+            action = action_for(status)
+            if action is not Action.RETRY:
+                return action, message
+            delay = retry.next()
+            log.warning("logger could not store %s (%s %s); retrying in %.1fs", what, status, message, delay)
+            if not self._pause(connection, delay):
+                log.info("stopping: %s left unacked for redelivery", what)
+                return None, message
+
+    def _post(self, path: str, payload: dict[str, Any]) -> tuple[int, str]:
+        try:
+            status, reply = self.logger.post(path, payload)
+        except ApiError as exc:
+            return exc.status, exc.message
+        return status, reply["message"]
+
+    def _pause(self, connection: pika.BlockingConnection, seconds: float) -> bool:
+        """Wait while serving the connection's heartbeats; False as soon as a stop is asked for."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return True
+            connection.sleep(min(remaining, POLL_SECONDS))
+        return False

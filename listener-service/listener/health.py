@@ -1,0 +1,93 @@
+"""Liveness and readiness over HTTP with the standard library: the listener serves nothing else."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+log = logging.getLogger("listener.health")
+
+ReadyCheck = Callable[[], Mapping[str, bool]]
+HEALTH_PATHS = ("/healthz", "/readyz")
+# The limit every lab service puts on a request body; this server reads none.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class _HealthHandler(BaseHTTPRequestHandler):
+    server: _HealthServer
+
+    def version_string(self) -> str:
+        """The Server header names the service, not the Python version it runs on."""
+        return "listener"
+
+    def parse_request(self) -> bool:
+        """As the stdlib's, then refuse a body over the limit on any path, as every lab service does."""
+        if not super().parse_request():
+            return False
+        length = self.headers.get("Content-Length", "")
+        if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            self._reply(413, {"error": True, "message": "request body is larger than 1 MiB"})
+            return False
+        return True
+
+    @property
+    def route(self) -> str:
+        """The path without its query string."""
+        return urlsplit(self.path).path
+
+    def do_GET(self) -> None:
+        if self.route == "/healthz":
+            self._reply(200, {"error": False, "message": "alive"})
+        elif self.route == "/readyz":
+            checks = dict(self.server.ready_check())
+            if all(checks.values()):
+                self._reply(200, {"error": False, "message": "ready", "data": checks})
+            else:
+                self._reply(503, {"error": True, "message": "not ready", "data": checks})
+        else:
+            self._reply(404, {"error": True, "message": "not found"})
+
+    do_HEAD = do_GET
+
+    def do_POST(self) -> None:
+        if self.route in HEALTH_PATHS:
+            self._reply(405, {"error": True, "message": "method not allowed"})
+        else:
+            self._reply(404, {"error": True, "message": "not found"})
+
+    do_PUT = do_PATCH = do_DELETE = do_POST
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Malformed requests and unknown methods get the JSON envelope too, never an HTML page."""
+        self._reply(code, {"error": True, "message": HTTPStatus(code).phrase.lower()})
+
+    def _reply(self, status: int, body: dict[str, Any]) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(raw)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug(format, *args)
+
+
+class _HealthServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], ready_check: ReadyCheck) -> None:
+        super().__init__(address, _HealthHandler)
+        self.ready_check = ready_check
+
+
+def create_health_server(host: str, port: int, ready_check: ReadyCheck) -> tuple[ThreadingHTTPServer, int]:
+    """A bound health server (port 0 picks a free one) and its port; run it with serve_forever()."""
+    server = _HealthServer((host, port), ready_check)
+    return server, server.server_address[1]

@@ -1,0 +1,35 @@
+"""The logger's Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from labkit.web import init_app
+from logger.config import Config
+from logger.routes import blueprint
+from logger.store import LogStore
+
+_STORE = "logger.store"
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """The HTTP API over a new LogStore (one MongoClient) for this process; indexes are made now if the
+    store answers, otherwise on the first write."""
+    config = config or Config.from_env()
+    store = LogStore(config.mongo_url, config.mongo_db)
+    if not store.ready():
+        log.warning("log store is not reachable yet; its indexes will be made on the first write")
+    app = Flask("logger")
+    app.extensions[_STORE] = store
+    app.register_blueprint(blueprint(store))
+    init_app(app, lambda: {"mongo": store.ready()})
+    return app
+
+
+def store_of(app: Flask) -> LogStore:
+    """The app's LogStore, shared with the xmlrpc and gRPC servers of the same process."""
+    return app.extensions[_STORE]

@@ -1,0 +1,100 @@
+"""Pure functions from a /send request to the email that goes out: validation, templates, MIME building."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+
+from email_validator import validate_email
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from premailer import Premailer
+
+from labkit.web import ApiError, optional_str, require_str
+
+# Every character str.splitlines() breaks on: any of them could end a header line somewhere downstream.
+LINE_BREAKS = frozenset("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+_templates = Environment(
+    loader=PackageLoader("mail", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class Mail:
+    sender: Address
+    to: Address
+    subject: str
+    message: str
+
+
+def parse_mail(body: Mapping[str, Any], default_sender: Address) -> Mail:
+    """A /send body as a Mail, or an ApiError 400 saying which field is wrong and why."""
+    to = require_str(body, "to")
+    subject = require_str(body, "subject")
+    message = require_str(body, "message")
+    sender = optional_str(body, "from")
+    for field, value in (("from", sender), ("to", to), ("subject", subject)):
+        if value is not None and not LINE_BREAKS.isdisjoint(value):
+            raise ApiError(400, f"{field} must not contain line breaks")
+    return Mail(
+        sender=default_sender if sender is None else parse_address("from", sender),
+        to=parse_address("to", to),
+        subject=subject,
+        message=message,
+    )
+
+
+def parse_address(field: str, value: str) -> Address:
+    """One address, bare or with a display name ("Jane <jane@example.com>"); never a list of them."""
+    try:
+        valid = validate_email(value, check_deliverability=False, allow_display_name=True)
+        return Address(display_name=valid.display_name or "", addr_spec=valid.normalized)
+    except ValueError:
+        raise ApiError(400, f"{field} is not a valid email address") from None
+
+
+def render_plain(mail: Mail) -> str:
+    return _templates.get_template("mail.plain.txt").render(subject=mail.subject, message=mail.message)
+
+
+def render_html(mail: Mail) -> str:
+    """The HTML template, its text escaped, its <style> rules inlined into style attributes."""
+    html = _templates.get_template("mail.html").render(
+        subject=mail.subject, paragraphs=paragraphs(mail.message)
+    )
+    return Premailer(
+        html,
+        allow_network=False,
+        disable_validation=True,
+        cssutils_logging_level=logging.CRITICAL,
+    ).transform()
+
+
+def paragraphs(message: str) -> list[str]:
+    """The message split on blank lines; single line breaks stay inside a paragraph."""
+    return [
+        part.strip("\n") for part in re.split(r"\n[ \t]*\n", message.replace("\r\n", "\n")) if part.strip()
+    ]
+
+
+def build_message(mail: Mail, *, domain: str, now: datetime | None = None) -> EmailMessage:
+    """multipart/alternative: the plain part first, the HTML part last (the one clients prefer)."""
+    message = EmailMessage()
+    message["From"] = mail.sender
+    message["To"] = mail.to
+    message["Subject"] = mail.subject
+    message["Date"] = format_datetime(now or datetime.now(UTC))
+    message["Message-ID"] = make_msgid(domain=domain)
+    message.set_content(render_plain(mail))
+    message.add_alternative(render_html(mail), subtype="html")
+    return message

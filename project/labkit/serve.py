@@ -1,0 +1,117 @@
+"""Serve a Flask app factory with gunicorn (gthread workers), logging JSON, stopping gracefully on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.http import errors
+from gunicorn.workers.gthread import ThreadWorker
+
+from labkit.logs import configure_logging
+
+
+def logging_dict(service: str) -> dict[str, Any]:
+    """gunicorn's logging, routed through the lab's JSON formatter; access lines come from labkit.web."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "labkit.logs.JsonFormatter", "service": service}},
+        "handlers": {
+            "stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}
+        },
+        "root": {"level": "INFO", "handlers": ["stdout"]},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+        },
+    }
+
+
+_PROTOCOL_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (errors.LimitRequestLine, 414, "request line is too long"),
+    (errors.LimitRequestHeaders, 431, "request headers are too large"),
+    (errors.UnsupportedTransferCoding, 501, "transfer coding is not supported"),
+    (errors.ExpectationFailed, 417, "expectation failed"),
+    (errors.ForbiddenProxyRequest, 403, "forbidden"),
+    (errors.ConfigurationProblem, 500, "internal error"),
+    (errors.InvalidResponseHeader, 500, "internal error"),
+    (errors.InvalidResponseHeaderName, 500, "internal error"),
+    (errors.ParseException, 400, "malformed HTTP request"),
+)
+
+
+def protocol_error(exc: BaseException) -> tuple[int, str]:
+    """The status and message for a request gunicorn could not parse (or answer): 500 if it is ours."""
+    for kind, status, message in _PROTOCOL_ERRORS:
+        if isinstance(exc, kind):
+            return status, message
+    return 500, "internal error"
+
+
+class JsonErrorWorker(ThreadWorker):
+    """gunicorn's thread worker, answering what it cannot parse with the JSON envelope instead of an
+    HTML page, so every answer of every service is JSON (the contract)."""
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        status, message = protocol_error(exc)
+        if status >= 500:
+            self.log.exception("error handling request")
+        else:
+            self.log.info("refused a malformed request: %s", type(exc).__name__)
+        body = json.dumps({"error": True, "message": message}).encode()
+        head = (
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        try:
+            client.sendall(head.encode("latin-1") + body)
+        except OSError:
+            self.log.debug("client went away before the error reply")
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, factory: Callable[[], Any], options: dict[str, Any]) -> None:
+        self.factory = factory
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self.factory()
+
+
+def serve(
+    factory: Callable[[], Any],
+    *,
+    service: str,
+    host: str,
+    port: int,
+    workers: int = 2,
+    threads: int = 8,
+    **settings: Any,
+) -> None:
+    """Run gunicorn in this process. The factory runs in each worker, after the fork."""
+    configure_logging(service)
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "labkit.serve.JsonErrorWorker",
+        "threads": threads,
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "accesslog": None,
+        "logconfig_dict": logging_dict(service),
+        "proc_name": service,
+        # gunicorn's control socket defaults to one path per user, which the lab's services would share.
+        "control_socket_disable": True,
+        **settings,
+    }
+    _Gunicorn(factory, options).run()

@@ -1,0 +1,162 @@
+"""The lab's Flask conventions: the JSON envelope, request ids, body limits, health routes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Flask, Response, g, request
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from labkit.logs import REQUEST_ID_HEADER, accept_request_id, request_id_var
+from labkit.validation import ApiError, optional_str, require_object, require_str
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 64
+
+# The validation helpers are part of this module's API for Flask services.
+__all__ = [
+    "MAX_BODY_BYTES",
+    "ApiError",
+    "ReadyCheck",
+    "init_app",
+    "optional_str",
+    "read_json_object",
+    "reply",
+    "require_object",
+    "require_str",
+]
+
+log = logging.getLogger("labkit.web")
+
+_HTTP_MESSAGES = {
+    404: "not found",
+    405: "method not allowed",
+    413: "request body is larger than 1 MiB",
+}
+
+
+def reply(message: str, data: Any = None, status: int = 200, *, error: bool = False) -> Response:
+    body: dict[str, Any] = {"error": error, "message": message}
+    if data is not None:
+        body["data"] = data
+    return Response(json.dumps(body, default=str), status=status, mimetype="application/json")
+
+
+_INVALID_JSON = "request body must be valid JSON"
+_TOO_DEEP = f"request body is nested deeper than {MAX_JSON_DEPTH} levels"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def read_json_object() -> dict[str, Any]:
+    """The request body as one JSON object, or a 400 (413 past the size limit)."""
+    try:
+        raw = request.get_data(cache=True)
+    except ParseException:
+        # gunicorn decodes a chunked body as it is read, and fails on malformed framing.
+        raise ApiError(400, "request body could not be read") from None
+    try:
+        body = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, _INVALID_JSON) from None
+    except RecursionError:
+        raise ApiError(400, _TOO_DEEP) from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    _check_sendable(body)
+    return body
+
+
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON: no service could pass them on."""
+    raise ValueError(name)
+
+
+def _check_sendable(body: dict[str, Any]) -> None:
+    """Refuse what Python's parser takes but nothing downstream can carry: nesting past MAX_JSON_DEPTH,
+    and unpaired surrogates (an escaped "\\ud800"), which UTF-8 and so PostgreSQL, BSON and SMTP reject."""
+    pending: list[tuple[Any, int]] = [(body, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ApiError(400, _TOO_DEEP)
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
+        elif isinstance(value, str) and not value.isascii() and _SURROGATE.search(value):
+            raise ApiError(400, _INVALID_JSON)
+
+
+ReadyCheck = Callable[[], Mapping[str, bool]]
+
+
+def init_app(app: Flask, ready_check: ReadyCheck) -> None:
+    """Give a Flask app the lab's envelope, correlation ids, request logging and /healthz, /readyz."""
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+
+    @app.before_request
+    def _start() -> None:
+        request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
+        g.request_id = request_id
+        g.request_id_token = request_id_var.set(request_id)
+        g.started = time.perf_counter()
+        # Every route, even one that never reads its body, refuses a body over the limit.
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            raise RequestEntityTooLarge()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        request_id = g.get("request_id")
+        if request_id:
+            response.headers[REQUEST_ID_HEADER] = request_id
+        if request.path not in ("/healthz", "/readyz"):
+            log.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "status": response.status_code,
+                    "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
+                },
+            )
+        return response
+
+    @app.teardown_request
+    def _reset(_exc: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            request_id_var.reset(token)
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        response = reply(exc.message, exc.data, exc.status, error=True)
+        response.headers.update(exc.headers)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        message = _HTTP_MESSAGES.get(status, (exc.name or "error").lower())
+        return reply(message, status=status, error=True)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return reply("internal error", status=500, error=True)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return reply("alive")
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        checks = dict(ready_check())
+        if all(checks.values()):
+            return reply("ready", checks)
+        return reply("not ready", checks, 503, error=True)

@@ -1,0 +1,67 @@
+"""A small benchmark through the real lab: the streamed lines, every field of the result, nothing lost.
+
+It asserts nothing about speed: numbers are what `make bench` prints.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+from labtest import Lab
+
+TRANSPORTS = ["rabbitmq", "rpc", "grpc", "http"]
+N, CONCURRENCY = 50, 4
+PERCENTILE_KEYS = {"p50", "p95", "p99"}
+M_KEYS = {
+    "sent",
+    "accepted",
+    "stored",
+    "duplicates",
+    "throughput_per_s",
+    "accept_ms",
+    "deliver_ms",
+}
+
+
+def run_bench(lab: Lab) -> list[dict[str, Any]]:
+    body = {"n": N, "concurrency": CONCURRENCY}
+    with requests.post(lab.broker + "/bench", json=body, stream=True, timeout=(5, 120)) as response:
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "application/x-ndjson"
+        return [json.loads(line) for line in response.iter_lines() if line]
+
+
+def test_a_small_benchmark_streams_progress_then_a_complete_result(lab: Lab) -> None:
+    lines = run_bench(lab)
+
+    *progress, last = lines
+    assert last["type"] == "result", last
+    assert (last["error"], last["message"]) == (False, "benchmark done")
+    for line in progress:
+        assert set(line) == {"type", "path", "transport", "n", "sent", "accepted", "stored"}
+        assert line["type"] == "progress"
+        assert line["path"] in ("broker", "direct")
+        assert line["transport"] in TRANSPORTS
+        assert line["n"] == N
+        assert 0 <= line["accepted"] <= line["sent"] <= N
+    steps = list(dict.fromkeys((line["transport"], line["path"]) for line in progress))
+    assert steps == [(t, p) for t in TRANSPORTS for p in ("broker", "direct")]
+
+    result = last["data"]
+    assert {"n", "concurrency", "started_at", "host", "paths"} <= set(result)
+    assert (result["n"], result["concurrency"]) == (N, CONCURRENCY)
+    assert {"cpus", "platform", "python"} <= set(result["host"])
+    assert list(result["paths"]) == ["broker", "direct"]
+    for path, by_transport in result["paths"].items():
+        assert list(by_transport) == TRANSPORTS, path
+        for transport, m in by_transport.items():
+            where = f"{path}/{transport}"
+            assert set(m) >= M_KEYS, where
+            assert set(m["accept_ms"]) == set(m["deliver_ms"]) == PERCENTILE_KEYS, where
+            assert all(isinstance(v, float) for v in [*m["accept_ms"].values(), *m["deliver_ms"].values()])
+            assert m["throughput_per_s"] > 0, where
+            assert (m["sent"], m["accepted"], m["stored"], m["duplicates"]) == (N, N, N, 0), where
+            assert (m["failed"], m["lost"], m["errors"]) == (0, 0, {}), where

@@ -1,0 +1,139 @@
+"""POST /bench on the broker with the Flask test client: its checks, one run at a time, and its error line.
+
+Every service the broker would call is a closed port here, so no load is ever sent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from broker import create_app
+from broker.bench import Load, measure, percentiles
+from broker.config import Config
+from labtest import free_port
+
+NDJSON = "application/x-ndjson"
+
+
+@pytest.fixture
+def app() -> Iterator[Flask]:
+    closed = free_port()
+    config = Config(
+        port=free_port(),
+        auth_url=f"http://127.0.0.1:{closed}",
+        mail_url=f"http://127.0.0.1:{closed}",
+        logger_url=f"http://127.0.0.1:{closed}",
+        logger_rpc_addr=f"127.0.0.1:{closed}",
+        logger_grpc_addr=f"127.0.0.1:{closed}",
+        amqp_url=f"amqp://guest:guest@127.0.0.1:{closed}/",
+        cors_origins=("http://127.0.0.1:8081",),
+    )
+    yield create_app(config)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"concurrency": 4}, "n is required"),
+        ({"n": 10}, "concurrency is required"),
+        ({"n": 0, "concurrency": 4}, "n must be an integer from 1 to 10000"),
+        ({"n": 10_001, "concurrency": 4}, "n must be an integer from 1 to 10000"),
+        ({"n": "10", "concurrency": 4}, "n must be an integer from 1 to 10000"),
+        ({"n": 2.5, "concurrency": 4}, "n must be an integer from 1 to 10000"),
+        ({"n": True, "concurrency": 4}, "n must be an integer from 1 to 10000"),
+        ({"n": 10, "concurrency": 0}, "concurrency must be an integer from 1 to 64"),
+        ({"n": 10, "concurrency": 65}, "concurrency must be an integer from 1 to 64"),
+        ([10, 4], "request body must be a JSON object"),
+    ],
+)
+def test_bad_settings_are_a_400(client: FlaskClient, body: object, message: str) -> None:
+    response = client.post("/bench", json=body)
+
+    assert response.status_code == 400
+    assert response.get_json() == {"error": True, "message": message}
+
+
+def test_one_benchmark_at_a_time(client: FlaskClient) -> None:
+    first = client.post("/bench", json={"n": 1, "concurrency": 1})
+    assert first.status_code == 200
+    assert first.mimetype == NDJSON
+
+    second = client.post("/bench", json={"n": 1, "concurrency": 1})
+    assert second.status_code == 409
+    assert second.get_json() == {"error": True, "message": "a benchmark is already running"}
+
+    first.close()
+    third = client.post("/bench", json={"n": 1, "concurrency": 1})
+    assert third.status_code == 200
+    third.close()
+
+
+def test_the_page_may_start_a_run_cross_origin(client: FlaskClient) -> None:
+    preflight = client.options(
+        "/bench",
+        headers={
+            "Origin": "http://127.0.0.1:8081",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Content-Type",
+        },
+    )
+    assert preflight.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:8081"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+
+
+def test_a_run_that_cannot_read_the_store_ends_with_an_error_line(client: FlaskClient) -> None:
+    response = client.post("/bench", json={"n": 2, "concurrency": 1})
+    lines = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+
+    assert response.headers["Cache-Control"] == "no-store"
+    assert lines[-1] == {
+        "type": "error",
+        "error": True,
+        "message": "benchmark failed: logger service is unavailable",
+    }
+    progress = lines[:-1]
+    assert all(line["type"] == "progress" for line in progress)
+    assert all((line["path"], line["transport"]) == ("broker", "rabbitmq") for line in progress)
+    assert all(line["accepted"] == 0 for line in progress)
+
+
+def test_percentiles_interpolate_between_ranks() -> None:
+    assert percentiles([float(v) for v in range(1, 101)]) == {"p50": 50.5, "p95": 95.05, "p99": 99.01}
+    assert percentiles([7.0]) == {"p50": 7.0, "p95": 7.0, "p99": 7.0}
+    assert percentiles([]) == {"p50": None, "p95": None, "p99": None}
+
+
+def test_measure_counts_stored_lost_and_duplicated_events_by_their_data() -> None:
+    load = Load(4, 1, lambda _seq: None, threading.Event())
+    load.started_at, load.replied_at = 1000.0, 1002.0
+    load.sent = 4
+    load.accepted = 3
+    load.sent_at = [1000.0, 1000.5, 1001.0, 1001.5]
+    load.accept_ms = [10.0, 20.0, 30.0, None]
+    load.errors.update({"503": 1})
+    stored = [
+        {"data": "0", "created_at": "1970-01-01T00:16:40.004+00:00"},
+        {"data": "1", "created_at": "1970-01-01T00:16:40.510+00:00"},
+        {"data": "1", "created_at": "1970-01-01T00:16:41.000+00:00"},
+        {"data": "other", "created_at": "1970-01-01T00:16:41.000+00:00"},
+    ]
+
+    m = measure(load, stored)
+
+    assert (m["sent"], m["accepted"], m["stored"], m["duplicates"]) == (4, 3, 2, 1)
+    assert (m["failed"], m["lost"], m["errors"]) == (1, 1, {"503": 1})
+    assert (m["send_s"], m["run_s"]) == (2.0, 2.0)
+    assert (m["throughput_per_s"], m["accepted_per_s"]) == (1.0, 1.5)
+    assert m["accept_ms"] == {"p50": 20.0, "p95": 29.0, "p99": 29.8}
+    assert m["deliver_ms"] == {"p50": 7.0, "p95": 9.7, "p99": 9.94}

@@ -1,0 +1,71 @@
+"""The test page in a real browser (Debian's Chromium driven by Playwright) against the running lab.
+
+Every button is clicked; the page must show what was sent, what came back, the status, the message and
+the round trip, and its live panel must show the event each transport stored. The mail inbox must show
+the mail. A screenshot of the page after the full run is kept with the run's artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from labtest import Lab
+
+BUTTONS = [
+    ("btn-broker", "broker", "200", "Hit the broker"),
+    ("btn-auth", "auth", "202", "Authenticated!"),
+    ("btn-rabbitmq", "log · rabbitmq", "202", "logged via rabbitmq"),
+    ("btn-rpc", "log · rpc", "202", "logged via rpc"),
+    ("btn-grpc", "log · grpc", "202", "logged via grpc"),
+    ("btn-http", "log · http", "202", "logged via http"),
+    ("btn-mail", "mail", "202", "Message sent to you@there.com"),
+]
+
+
+def test_every_button_works_and_the_live_panel_shows_each_transport(
+    lab: Lab, page: Page, inbox: str, artifacts: Path
+) -> None:
+    page.goto(lab.url("frontend"))
+    expect(page.get_by_test_id("logs-status")).to_have_attribute("data-state", "live")
+
+    for button, label, status, message in BUTTONS:
+        page.get_by_test_id(button).click()
+        line = page.locator(f'[data-testid="output-line"][data-action="{label}"]').last
+        expect(line).to_have_attribute("data-status", status)
+        expect(line.locator(".line-message")).to_contain_text(message)
+        expect(line.locator(".line-ms")).to_have_text(re.compile(r"^\d+ ms$"))
+        expect(page.get_by_test_id("received-meta")).to_contain_text(status)
+        received = json.loads(page.get_by_test_id("pane-received").inner_text())
+        assert received["message"] == message
+        sent = page.get_by_test_id("pane-sent").inner_text()
+        if label.startswith("log"):
+            assert json.loads(sent)["transport"] == label.rsplit(" ", 1)[1]
+
+    for transport in ("rabbitmq", "rpc", "grpc", "http"):
+        row = page.locator(f'[data-testid="log-row"][data-transport="{transport}"]').first
+        expect(row).to_contain_text("Some kind of data", timeout=15_000)
+    expect(
+        page.locator('[data-testid="log-row"]').filter(has_text="admin@example.com logged in").first
+    ).to_be_visible()
+
+    page.screenshot(path=str(artifacts / "test-page.png"), full_page=True)
+
+    page.goto(inbox)
+    expect(page.get_by_text("Test email").first).to_be_visible()
+
+
+def test_an_error_is_shown_plainly(lab: Lab, page: Page) -> None:
+    page.goto(lab.url("frontend"))
+    lab.stop("mail")
+    try:
+        page.get_by_test_id("btn-mail").click()
+        line = page.locator('[data-testid="output-line"][data-action="mail"]').last
+        expect(line).to_have_attribute("data-status", "503")
+        expect(line).to_contain_text("mail service is unavailable")
+        expect(page.get_by_test_id("pane-received")).to_contain_text("mail service is unavailable")
+    finally:
+        lab.start("mail")

@@ -1,0 +1,40 @@
+"""labkit.logs: the correlation id rule every front door applies, and the JSON log line."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from labkit.logs import JsonFormatter, accept_request_id, request_id_var
+
+
+@pytest.mark.parametrize("incoming", ["req-1", "a" * 64, "trace-0f3c"])
+def test_a_short_printable_ascii_id_is_kept(incoming: str) -> None:
+    assert accept_request_id(incoming) == incoming
+
+
+@pytest.mark.parametrize("incoming", [None, "", "a" * 65, "line\nbreak", "caf\u00e9", 42, b"bytes"])
+def test_anything_else_gets_a_new_id(incoming: object) -> None:
+    new = accept_request_id(incoming)
+    assert new != incoming
+    assert len(new) == 32
+    assert new.isalnum()
+
+
+def test_a_log_line_is_one_json_object_with_the_request_id_and_extras() -> None:
+    record = logging.LogRecord("svc.part", logging.INFO, __file__, 1, "stored %s", ("e-1",), None)
+    record.status = 202
+    token = request_id_var.set("req-42")
+    try:
+        line = JsonFormatter("logger").format(record)
+    finally:
+        request_id_var.reset(token)
+    event = json.loads(line)
+    assert event["service"] == "logger"
+    assert event["level"] == "INFO"
+    assert event["message"] == "stored e-1"
+    assert event["request_id"] == "req-42"
+    assert event["status"] == 202
+    assert "\n" not in line

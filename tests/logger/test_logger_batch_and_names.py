@@ -1,0 +1,179 @@
+"""The logger's batch write (POST /log/batch, used by the listener) and its reads by name
+(GET /logs/count, GET /logs/by-name, used by the broker's benchmark), over a real SecantusDB."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from logger import create_app
+from logger.app import store_of
+from logger.config import Config
+from logger.store import LogStore, NewEntry
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def stored(app: Flask, **query: Any) -> list[dict[str, Any]]:
+    return list(store_of(app).collection.find(query))
+
+
+def test_a_batch_is_stored_with_each_entrys_own_request_id(app: Flask, client: FlaskClient) -> None:
+    entries = [
+        {"name": "batch", "data": "one", "event_id": "b-1", "request_id": "trace-1"},
+        {"name": "batch", "data": "two", "event_id": "b-2"},
+    ]
+    response = client.post(
+        "/log/batch", json={"transport": "rabbitmq", "entries": entries}, headers={"X-Request-ID": "req-b"}
+    )
+
+    assert response.status_code == 202
+    assert response.get_json() == {
+        "error": False,
+        "message": "logged",
+        "data": {"stored": 2, "duplicates": 0},
+    }
+    documents = {d["event_id"]: d for d in stored(app, name="batch")}
+    assert set(documents) == {"b-1", "b-2"}
+    assert (documents["b-1"]["data"], documents["b-1"]["request_id"]) == ("one", "trace-1")
+    assert (documents["b-2"]["data"], documents["b-2"]["request_id"]) == ("two", "req-b")
+    assert {d["transport"] for d in documents.values()} == {"rabbitmq"}
+    assert all(d["created_at"] == d["updated_at"] for d in documents.values())
+
+
+def test_a_redelivered_batch_changes_nothing_and_new_entries_in_it_are_stored(
+    app: Flask, client: FlaskClient
+) -> None:
+    first = [{"name": "again", "data": str(i), "event_id": f"again-{i}"} for i in range(3)]
+    client.post("/log/batch", json={"entries": first})
+    repeat = [*first, {"name": "again", "data": "3", "event_id": "again-3"}, first[0]]
+
+    response = client.post("/log/batch", json={"entries": repeat})
+
+    assert response.status_code == 202
+    assert response.get_json()["data"] == {"stored": 1, "duplicates": 4}
+    assert sorted(d["data"] for d in stored(app, name="again")) == ["0", "1", "2", "3"]
+
+
+def test_without_a_transport_a_batch_is_http_and_ids_are_made(app: Flask, client: FlaskClient) -> None:
+    response = client.post("/log/batch", json={"entries": [{"name": "plain", "data": "d"}]})
+
+    assert response.status_code == 202
+    [document] = stored(app, name="plain")
+    assert document["transport"] == "http"
+    assert len(document["event_id"]) == 32
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "entries must be a non-empty list"),
+        ({"entries": []}, "entries must be a non-empty list"),
+        ({"entries": {"name": "n"}}, "entries must be a non-empty list"),
+        ({"entries": [{"name": "n", "data": "d"}] * 1001}, "entries must hold at most 1000 entries"),
+        ({"entries": [{"name": "n", "data": "d"}, "x"]}, "entries[1] must be a JSON object"),
+        ({"entries": [{"name": "n", "data": "d"}, {"data": "d"}]}, "entries[1].name is required"),
+        ({"entries": [{"name": "n", "data": ""}]}, "entries[0].data must not be empty"),
+        (
+            {"entries": [{"name": "n", "data": "d", "event_id": "x" * 129}]},
+            "entries[0].event_id must be at most 128 characters",
+        ),
+        (
+            {"entries": [{"name": "n", "data": "d", "request_id": 5}]},
+            "entries[0].request_id must be a string",
+        ),
+        (
+            {"entries": [{"name": "n", "data": "d"}], "transport": "grpc"},
+            "transport must be one of http, rabbitmq",
+        ),
+    ],
+)
+def test_an_invalid_batch_is_a_400_and_nothing_of_it_is_stored(
+    app: Flask, client: FlaskClient, body: dict[str, Any], message: str
+) -> None:
+    response = client.post("/log/batch", json=body)
+
+    assert response.status_code == 400
+    assert response.get_json() == {"error": True, "message": message}
+    assert stored(app) == []
+
+
+def test_insert_many_reports_which_entries_were_new(store: LogStore) -> None:
+    store.insert("n", "first", "http", event_id="seen")
+
+    result = store.insert_many(
+        [NewEntry("n", "again", "seen"), NewEntry("n", "new", "fresh"), NewEntry("n", "made")], "rabbitmq"
+    )
+
+    assert [created for _event_id, created in result] == [False, True, True]
+    assert [event_id for event_id, _created in result][:2] == ["seen", "fresh"]
+    assert store.collection.find_one({"event_id": "seen"})["data"] == "first"
+    assert store.collection.count_documents({}) == 3
+
+
+def test_count_and_by_name_read_one_names_entries(client: FlaskClient) -> None:
+    for i in range(3):
+        client.post("/log", json={"name": "marker", "data": str(i)})
+    client.post("/log", json={"name": "other", "data": "x"})
+
+    count = client.get("/logs/count?name=marker")
+    listing = client.get("/logs/by-name", query_string={"name": "marker"})
+
+    assert count.status_code == 200
+    assert count.get_json() == {
+        "error": False,
+        "message": "logs counted",
+        "data": {"name": "marker", "count": 3},
+    }
+    assert listing.status_code == 200
+    body = listing.get_json()
+    assert body["message"] == "logs"
+    assert (body["data"]["name"], body["data"]["count"]) == ("marker", 3)
+    entries = body["data"]["entries"]
+    assert [set(entry) for entry in entries] == [{"data", "created_at"}] * 3
+    assert sorted(entry["data"] for entry in entries) == ["0", "1", "2"]
+    times = [datetime.fromisoformat(entry["created_at"]) for entry in entries]
+    assert times == sorted(times)
+    assert all(t.utcoffset() == timedelta(0) for t in times)
+
+
+def test_an_unknown_name_counts_zero(client: FlaskClient) -> None:
+    assert client.get("/logs/count?name=nobody").get_json()["data"]["count"] == 0
+    assert client.get("/logs/by-name?name=nobody").get_json()["data"] == {
+        "name": "nobody",
+        "count": 0,
+        "entries": [],
+    }
+
+
+@pytest.mark.parametrize("path", ["/logs/count", "/logs/by-name"])
+@pytest.mark.parametrize(
+    ("query", "message"), [("", "name is required"), ("?name=%20", "name must not be empty")]
+)
+def test_a_read_by_name_needs_a_name(client: FlaskClient, path: str, query: str, message: str) -> None:
+    response = client.get(path + query)
+
+    assert response.status_code == 400
+    assert response.get_json() == {"error": True, "message": message}
+
+
+def test_an_unreachable_store_is_a_503_on_the_batch_and_name_routes(down_config: Config) -> None:
+    app = create_app(down_config)
+    client = app.test_client()
+    try:
+        for response in (
+            client.post("/log/batch", json={"entries": [{"name": "n", "data": "d"}]}),
+            client.get("/logs/count?name=n"),
+            client.get("/logs/by-name?name=n"),
+        ):
+            assert response.status_code == 503
+            assert response.get_json() == {"error": True, "message": "log store is unavailable"}
+    finally:
+        store_of(app).close()

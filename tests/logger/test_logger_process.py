@@ -1,0 +1,57 @@
+"""`python -m logger` as the lab starts it: one process on three ports, JSON logs, a clean SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import uuid
+import xmlrpc.client
+from pathlib import Path
+
+import grpc
+import pymongo
+import requests
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from labrun.procs import Proc
+from labrun.services import service_spec
+from labtest import free_port
+from logger import logs_pb2, logs_pb2_grpc
+
+
+def test_one_process_serves_http_xmlrpc_and_grpc_and_stops_cleanly(mongo_url: str, tmp_path: Path) -> None:
+    port, rpc_port, grpc_port = free_port(), free_port(), free_port()
+    database = f"logs_{uuid.uuid4().hex[:12]}"
+    env = {
+        "PORT": str(port),
+        "RPC_PORT": str(rpc_port),
+        "GRPC_PORT": str(grpc_port),
+        "MONGO_URL": mongo_url,
+        "MONGO_DB": database,
+    }
+    base = f"http://127.0.0.1:{port}"
+    proc = Proc.start_spec(service_spec("logger", env), tmp_path, timeout=30)
+    client = pymongo.MongoClient(mongo_url, serverSelectionTimeoutMS=3000)
+    try:
+        http_reply = requests.post(base + "/log", json={"name": "p", "data": "http"}, timeout=5)
+        assert http_reply.status_code == 202
+        rpc_proxy = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{rpc_port}/", allow_none=True)
+        assert rpc_proxy.LogInfo({"name": "p", "data": "rpc"}) == "Processed payload via RPC:p"
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            entry = logs_pb2.Log(name="p", data="grpc")
+            stub = logs_pb2_grpc.LogServiceStub(channel)
+            assert stub.WriteLog(logs_pb2.LogRequest(logEntry=entry), timeout=10).result == "logged!"
+            health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+
+        stored = {d["data"]: d["transport"] for d in client[database]["logs"].find()}
+        assert stored == {"http": "http", "rpc": "rpc", "grpc": "grpc"}
+    finally:
+        exit_code = proc.stop()
+        client.drop_database(database)
+        client.close()
+
+    assert exit_code == 0
+    lines = proc.log_path.read_text().splitlines()
+    assert lines
+    assert all(json.loads(line)["service"] == "logger" for line in lines)
+    assert any(json.loads(line)["message"] == "xmlrpc and gRPC stopped" for line in lines)

@@ -1,0 +1,126 @@
+"""The log store against a real SecantusDB: the documents it writes, once per event id."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from labkit.config import ConfigError
+from logger.config import Config
+from logger.store import Inserted, LogStore, StoreUnavailable
+
+
+def test_insert_stores_every_field_with_utc_timestamps(store: LogStore) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    inserted = store.insert("login", "admin logged in", "grpc", event_id="ev-1", request_id="req-1")
+
+    assert inserted.created is True
+    assert inserted.event_id == "ev-1"
+    document = store.collection.find_one({"event_id": "ev-1"})
+    assert document is not None
+    assert str(document["_id"]) == inserted.id
+    assert set(document) == {
+        "_id",
+        "name",
+        "data",
+        "created_at",
+        "updated_at",
+        "transport",
+        "event_id",
+        "request_id",
+    }
+    assert (document["name"], document["data"], document["transport"]) == ("login", "admin logged in", "grpc")
+    assert document["request_id"] == "req-1"
+    assert document["created_at"] == document["updated_at"]
+    assert document["created_at"].utcoffset() == timedelta(0)
+    assert before <= document["created_at"] <= datetime.now(UTC) + timedelta(seconds=1)
+
+
+def test_insert_without_an_event_id_makes_a_new_one(store: LogStore) -> None:
+    first = store.insert("a", "b", "http")
+    second = store.insert("a", "b", "http")
+
+    assert first.event_id != second.event_id
+    assert len(first.event_id) == 32
+    assert store.collection.count_documents({}) == 2
+
+
+def test_a_second_insert_of_the_same_event_changes_nothing(store: LogStore) -> None:
+    first = store.insert("event", "first delivery", "rabbitmq", event_id="same")
+    second = store.insert("event", "second delivery", "rpc", event_id="same")
+
+    assert second == (first.id, "same", False)
+    documents = list(store.collection.find({"event_id": "same"}))
+    assert len(documents) == 1
+    assert (documents[0]["data"], documents[0]["transport"]) == ("first delivery", "rabbitmq")
+
+
+def test_concurrent_deliveries_of_one_event_store_it_once(store: LogStore) -> None:
+    def deliver(attempt: int) -> Inserted:
+        return store.insert("race", str(attempt), "rabbitmq", event_id="racy")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(deliver, range(16)))
+
+    assert len({result.id for result in results}) == 1
+    assert sum(result.created for result in results) == 1
+    assert store.collection.count_documents({"event_id": "racy"}) == 1
+
+
+def test_the_first_write_creates_the_indexes(store: LogStore) -> None:
+    store.insert("a", "b", "http")
+
+    indexes = {index["name"]: index for index in store.collection.list_indexes()}
+    assert indexes["event_id_unique"]["unique"] is True
+    assert list(indexes["event_id_unique"]["key"].items()) == [("event_id", 1)]
+    assert list(indexes["newest"]["key"].items()) == [("created_at", -1), ("_id", -1)]
+
+
+def test_newest_lists_newest_first_up_to_the_limit(store: LogStore) -> None:
+    ids = [store.insert("n", str(i), "http").id for i in range(5)]
+
+    newest = store.newest(3)
+
+    assert [str(document["_id"]) for document in newest] == ids[::-1][:3]
+
+
+def test_get_finds_an_entry_and_not_an_unknown_or_malformed_id(store: LogStore) -> None:
+    inserted = store.insert("n", "d", "http")
+
+    found = store.get(inserted.id)
+    assert found is not None
+    assert found["data"] == "d"
+    assert store.get("0123456789abcdef01234567") is None
+    assert store.get("not-an-id") is None
+
+
+def test_an_unreachable_store_raises_store_unavailable(down_store: LogStore) -> None:
+    assert down_store.ready() is False
+    with pytest.raises(StoreUnavailable, match=r"^log store is unavailable$"):
+        down_store.insert("n", "d", "http")
+    with pytest.raises(StoreUnavailable):
+        down_store.newest(1)
+    with pytest.raises(StoreUnavailable):
+        down_store.get("0123456789abcdef01234567")
+
+
+def test_config_defaults_follow_the_contract() -> None:
+    assert Config.from_env({}) == Config(
+        host="0.0.0.0",
+        port=8083,
+        rpc_port=5001,
+        grpc_port=50001,
+        mongo_url="mongodb://127.0.0.1:27017",
+        mongo_db="logs",
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("PORT", "http"), ("RPC_PORT", "70000"), ("MONGO_URL", "http://db:27017"), ("MONGO_DB", "a.b")],
+)
+def test_a_malformed_setting_stops_the_start_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable} "):
+        Config.from_env({variable: value})
