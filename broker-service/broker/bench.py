@@ -1,28 +1,37 @@
-"""POST /bench: the transports compared under load, measured inside the broker.
+"""POST /bench: the transports compared under load, measured next to the broker.
 
 For each transport, N log events go through the broker (POST /handle on the broker's own port, so
 through gunicorn exactly as a client's would) and the same N go straight to the logger over that
 transport with the broker's own senders. Each path then waits until every accepted event is stored
 and reads back, by the path's marker name, what the logger stored and when. The answer streams one
 JSON object a line: progress at least every half second, then the result (or an error).
+
+The load runs in a child process, `python -m broker.bench`, whose lines the route passes on: a load
+generator inside a broker worker would share that worker's interpreter lock with the requests it
+measures. One run at a time per broker: every worker takes the same lock file.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import math
 import os
 import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
-from contextlib import nullcontext
-from dataclasses import dataclass
+from contextlib import closing, nullcontext
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from http.client import HTTPConnection, HTTPException
 from typing import Any
 
 from flask import Blueprint, Response, current_app
@@ -30,6 +39,7 @@ from flask import Blueprint, Response, current_app
 from broker.config import TRANSPORTS, Config
 from broker.transports import LogEvent, Sender, log_senders
 from labkit.httpclient import Downstream
+from labkit.logs import configure_logging
 from labkit.validation import ApiError
 from labkit.web import read_json_object
 
@@ -48,6 +58,8 @@ COUNT_PAUSE_FACTOR = 9.0
 QUEUED = "rabbitmq"
 # A run stopped early (the client went away) waits this long for the sends in flight to end.
 STOP_WAIT_S = 15.0
+# ... and its process gets this much longer before it is killed.
+EXIT_GRACE_S = 5.0
 CALL_TIMEOUT_S = 10.0
 PERCENTILES = (50, 95, 99)
 NDJSON = "application/x-ndjson"
@@ -219,29 +231,26 @@ class StoredCount:
 class BrokerClient:
     """POST /handle to this broker over one kept-alive connection per sending thread.
 
-    http.client rather than requests: this client runs inside the broker it measures, and requests
-    spends about four times its CPU on each call, which would be counted as the broker's own cost.
+    A minimal HTTP/1.1 client (the request written whole, the answer read by its Content-Length): the
+    load generator shares the machine's CPUs with the broker it measures, and http.client spends more
+    than twice its CPU on each call (requests about ten times), which would slow the broker down.
     """
 
     def __init__(self, port: int) -> None:
         self.port = port
+        self.head = f"POST /handle HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
         self.local = threading.local()
 
     def handle(self, body: dict[str, Any]) -> None:
         """One action; ApiError with the broker's status and message unless it answered 202."""
-        connection = getattr(self.local, "connection", None)
-        if connection is None:
-            connection = self.local.connection = HTTPConnection(
-                "127.0.0.1", self.port, timeout=CALL_TIMEOUT_S
-            )
+        payload = json.dumps(body).encode()
+        request = f"{self.head}Content-Length: {len(payload)}\r\n\r\n".encode() + payload
         try:
-            connection.request("POST", "/handle", json.dumps(body), {"Content-Type": "application/json"})
-            response = connection.getresponse()
-            status, raw = response.status, response.read()
+            status, raw = self._exchange(request)
         except TimeoutError:
             self.close()
             raise ApiError(504, "broker timed out") from None
-        except (OSError, HTTPException):
+        except OSError:
             self.close()
             raise ApiError(503, "broker is unavailable") from None
         if status != 202:
@@ -251,12 +260,43 @@ class BrokerClient:
                 message = "broker sent an invalid reply"
             raise ApiError(status, message)
 
+    def _exchange(self, request: bytes) -> tuple[int, bytes]:
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            sock = socket.create_connection(("127.0.0.1", self.port), timeout=CALL_TIMEOUT_S)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connection = self.local.connection = (sock, sock.makefile("rb"))
+        sock, reader = connection
+        sock.sendall(request)
+        status_line = reader.readline()
+        parts = status_line.split(b" ", 2)
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise ConnectionError("no HTTP status line")
+        length, keep_alive = None, True
+        while (line := reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection":
+                keep_alive = value.strip().lower() != b"close"
+        if length is None:
+            raise ConnectionError("an answer without Content-Length")
+        raw = reader.read(length)
+        if len(raw) != length:
+            raise ConnectionError("a truncated answer")
+        if not keep_alive:
+            self.close()
+        return int(parts[1]), raw
+
     def close(self) -> None:
         """Close the calling thread's connection."""
         connection = getattr(self.local, "connection", None)
         self.local.connection = None
         if connection is not None:
-            connection.close()
+            sock, reader = connection
+            reader.close()
+            sock.close()
 
 
 # Senders that keep one connection per thread (pika and xmlrpc are not thread-safe); each sending thread
@@ -361,11 +401,11 @@ class Bench:
                         load, clients.logger, path, transport, marker
                     )
         except ApiError as exc:
-            yield _line({"type": "error", "error": True, "message": f"benchmark failed: {exc.message}"})
+            yield _error_line(exc.message)
             return
         except Exception:
             log.exception("benchmark failed")
-            yield _line({"type": "error", "error": True, "message": "benchmark failed: internal error"})
+            yield _error_line("internal error")
             return
         finally:
             self.cancel.set()
@@ -451,22 +491,54 @@ class Bench:
             raise count.error
 
 
+def _error_line(message: str) -> str:
+    return _line({"type": "error", "error": True, "message": f"benchmark failed: {message}"})
+
+
 class Runner:
-    """Runs one benchmark at a time in this process."""
+    """Runs one benchmark at a time per broker, each in a child process. The lock is a file lock, so
+    it holds across gunicorn workers; the operating system releases it if a worker dies."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.lock = threading.Lock()
+        self.lock_path = os.path.join(tempfile.gettempdir(), f"broker-bench-{config.port}.lock")
 
     def start(self, settings: Settings) -> Response:
-        if not self.lock.acquire(blocking=False):
-            raise ApiError(409, "a benchmark is already running")
-        response = Response(Bench(self.config, settings).lines(), mimetype=NDJSON)
+        lock = open(self.lock_path, "a")  # noqa: SIM115 (held until the streamed answer closes)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise ApiError(409, "a benchmark is already running") from None
+        response = Response(self._relay(settings), mimetype=NDJSON)
         response.headers["Cache-Control"] = "no-store"
         # Proxies (the Kubernetes ingress) pass each line on at once instead of buffering the answer.
         response.headers["X-Accel-Buffering"] = "no"
-        response.call_on_close(self.lock.release)
+        response.call_on_close(lock.close)
         return response
+
+    def _relay(self, settings: Settings) -> Iterator[str]:
+        """The child's lines; closing early (the client went away) stops the child, which then waits
+        for the sends in flight. A child that ends without a last line is reported as failed."""
+        argv = [sys.executable, "-m", "broker.bench", json.dumps(asdict(self.config))]
+        argv += [str(settings.n), str(settings.concurrency)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+        finished = False
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env) as child:
+            try:
+                for line in child.stdout or ():
+                    finished = json.loads(line)["type"] in ("result", "error")
+                    yield line
+            finally:
+                if child.poll() is None:
+                    child.terminate()
+                try:
+                    child.wait(STOP_WAIT_S + EXIT_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        if not finished:
+            log.error("benchmark process ended with status %s and no result", child.returncode)
+            yield _error_line("internal error")
 
 
 @bp.post("/bench")
@@ -474,3 +546,27 @@ def bench() -> Response:
     settings = parse_settings(read_json_object())
     runner: Runner = current_app.extensions["broker.bench"]
     return runner.start(settings)
+
+
+def _stop(signum: int, _frame: object) -> None:
+    sys.exit(128 + signum)
+
+
+def main(argv: list[str]) -> int:
+    """The child process: `python -m broker.bench CONFIG_JSON N CONCURRENCY`, lines on stdout. Its own
+    logs go to stderr, which it shares with the broker."""
+    fields = json.loads(argv[0])
+    config = Config(**{**fields, "cors_origins": tuple(fields["cors_origins"])})
+    settings = Settings(n=int(argv[1]), concurrency=int(argv[2]))
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    configure_logging("broker")
+    signal.signal(signal.SIGTERM, _stop)
+    with out, closing(Bench(config, settings).lines()) as lines:
+        for line in lines:
+            out.write(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -8,6 +8,7 @@ from http import HTTPStatus
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 from gunicorn.http import errors
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -73,6 +74,15 @@ class JsonErrorWorker(ThreadWorker):
             self.log.debug("client went away before the error reply")
 
 
+class NoAccessLogger(Logger):
+    """gunicorn's logger without its access lines, which labkit.web writes as JSON. gunicorn builds an
+    access line for every request whenever a logging config is given, even one that drops it."""
+
+    @property
+    def access_log_enabled(self) -> bool:
+        return False
+
+
 class _Gunicorn(BaseApplication):
     def __init__(self, factory: Callable[[], Any], options: dict[str, Any]) -> None:
         self.factory = factory
@@ -108,6 +118,7 @@ def serve(
         "graceful_timeout": 10,
         "keepalive": 5,
         "accesslog": None,
+        "logger_class": "labkit.serve.NoAccessLogger",
         "logconfig_dict": logging_dict(service),
         "proc_name": service,
         # gunicorn's control socket defaults to one path per user, which the lab's services would share.

@@ -14,6 +14,7 @@ import signal
 import sys
 
 WIDTH = 14
+CHUNK_BYTES = 65536
 _SHOWN = ("ts", "level", "service", "logger", "message")
 
 
@@ -30,9 +31,19 @@ def readable(line: str) -> str:
 
 
 def print_lines(name: str, fd: int) -> None:
-    with os.fdopen(fd, encoding="utf-8", errors="replace") as stream:
-        for line in stream:
-            print(f"{name:<{WIDTH}}| {readable(line.rstrip())}", flush=True)
+    """Print each line as soon as it is read, all the lines of one read in one write: a busy service's
+    log costs the printer and supervisord a write per burst, not one per line."""
+    label = f"{name:<{WIDTH}}| "
+    pending = b""
+    while chunk := os.read(fd, CHUNK_BYTES):
+        *lines, pending = (pending + chunk).split(b"\n")
+        if lines:
+            text = "".join(f"{label}{readable(line.decode(errors='replace').rstrip())}\n" for line in lines)
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    if pending:
+        print(f"{label}{readable(pending.decode(errors='replace').rstrip())}", flush=True)
+    os.close(fd)
 
 
 def main(argv: list[str]) -> int:
