@@ -1,6 +1,6 @@
 """`python -m labrun.bench` (`make bench`): compare the four transports, through the broker and direct.
 
-It asks the broker at BROKER_URL to run the benchmark (POST /bench: the load runs inside the broker, so
+It asks the broker at BROKER_URL to run the benchmark (POST /bench: the load runs beside the broker, so
 this client's own overhead is not measured), prints a progress line a second, and writes
 project/bench-results/latest.json, latest.md (a table) and latest.png (charts). When nothing answers at
 BROKER_URL and that is the native lab's address, it starts the native lab (`python -m labrun`, its data

@@ -6,11 +6,14 @@ It asserts nothing about speed: numbers are what `make bench` prints.
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 from typing import Any
 
+import pymongo.collection
 import requests
 
-from labtest import Lab
+from labtest import Lab, eventually
 
 TRANSPORTS = ["rabbitmq", "rpc", "grpc", "http"]
 N, CONCURRENCY = 50, 4
@@ -65,3 +68,46 @@ def test_a_small_benchmark_streams_progress_then_a_complete_result(lab: Lab) -> 
             assert m["throughput_per_s"] > 0, where
             assert (m["sent"], m["accepted"], m["stored"], m["duplicates"]) == (N, N, N, 0), where
             assert (m["failed"], m["lost"], m["errors"]) == (0, 0, {}), where
+
+
+def bench_processes(lab: Lab) -> list[str]:
+    """The benchmark child processes of this lab's broker, by their command line."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"broker.bench" in argv and f'"port": {lab.ports.broker},'.encode() in b" ".join(argv):
+            found.append(cmdline.parent.name)
+    return found
+
+
+def counts_a_second_apart(collection: pymongo.collection.Collection) -> tuple[int, int]:
+    query = {"name": {"$regex": "^bench-"}}
+    before = collection.count_documents(query)
+    time.sleep(1)
+    return before, collection.count_documents(query)
+
+
+def test_one_run_at_a_time_on_every_worker_and_a_dropped_run_stops(
+    lab: Lab, logs_collection: pymongo.collection.Collection
+) -> None:
+    with requests.post(
+        lab.broker + "/bench", json={"n": 10_000, "concurrency": 1}, stream=True, timeout=(5, 60)
+    ) as first:
+        assert first.status_code == 200
+        assert json.loads(next(line for line in first.iter_lines() if line))["type"] == "progress"
+        assert len(bench_processes(lab)) == 1
+        # A new connection each time, so both of the broker's workers answer some of them.
+        for _ in range(6):
+            second = requests.post(lab.broker + "/bench", json={"n": 1, "concurrency": 1}, timeout=5)
+            assert second.status_code == 409
+            assert second.json() == {"error": True, "message": "a benchmark is already running"}
+
+    # The client went away: the run stops, its process ends, and the next run may start.
+    eventually(lambda: bench_processes(lab), lambda running: running == [], timeout=30)
+    # What it queued on RabbitMQ is stored before other tests read the store.
+    eventually(lambda: counts_a_second_apart(logs_collection), lambda pair: pair[0] == pair[1], timeout=30)
+    lines = run_bench(lab)
+    assert lines[-1]["type"] == "result", lines[-1]
