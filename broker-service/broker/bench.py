@@ -29,10 +29,10 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
-from contextlib import closing, nullcontext
+from contextlib import closing, nullcontext, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from flask import Blueprint, Response, current_app
 
@@ -504,18 +504,32 @@ class Runner:
         self.lock_path = os.path.join(tempfile.gettempdir(), f"broker-bench-{config.port}.lock")
 
     def start(self, settings: Settings) -> Response:
-        lock = open(self.lock_path, "a")  # noqa: SIM115 (held until the streamed answer closes)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            raise ApiError(409, "a benchmark is already running") from None
+        lock = self._lock()
         response = Response(self._relay(settings), mimetype=NDJSON)
         response.headers["Cache-Control"] = "no-store"
         # Proxies (the Kubernetes ingress) pass each line on at once instead of buffering the answer.
         response.headers["X-Accel-Buffering"] = "no"
-        response.call_on_close(lock.close)
+        response.call_on_close(lambda: self._unlock(lock))
         return response
+
+    def _lock(self) -> TextIO:
+        """The run lock, or 409. Its holder removes the file as the run ends, so a lock taken on a file
+        that is no longer at the path (removed just after it was opened) counts as held."""
+        lock = open(self.lock_path, "a")  # noqa: SIM115 (held until the streamed answer closes)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held, at_path = os.fstat(lock.fileno()), os.stat(self.lock_path)
+            if (held.st_dev, held.st_ino) != (at_path.st_dev, at_path.st_ino):
+                raise BlockingIOError
+        except (BlockingIOError, FileNotFoundError):
+            lock.close()
+            raise ApiError(409, "a benchmark is already running") from None
+        return lock
+
+    def _unlock(self, lock: TextIO) -> None:
+        with suppress(FileNotFoundError):
+            os.unlink(self.lock_path)
+        lock.close()
 
     def _relay(self, settings: Settings) -> Iterator[str]:
         """The child's lines; closing early (the client went away) stops the child, which then waits

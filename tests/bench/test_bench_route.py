@@ -6,6 +6,7 @@ Every service the broker would call is a closed port here, so no load is ever se
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 
@@ -77,6 +78,7 @@ def test_one_benchmark_at_a_time(client: FlaskClient) -> None:
     third = client.post("/bench", json={"n": 1, "concurrency": 1})
     assert third.status_code == 200
     third.close()
+    assert not os.path.exists(client.application.extensions["broker.bench"].lock_path), "lock file left"
 
 
 def test_the_page_may_start_a_run_cross_origin(client: FlaskClient) -> None:
@@ -93,8 +95,8 @@ def test_the_page_may_start_a_run_cross_origin(client: FlaskClient) -> None:
 
 
 def test_a_run_that_cannot_read_the_store_ends_with_an_error_line(client: FlaskClient) -> None:
-    response = client.post("/bench", json={"n": 2, "concurrency": 1})
-    lines = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+    with client.post("/bench", json={"n": 2, "concurrency": 1}) as response:
+        lines = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
 
     assert response.headers["Cache-Control"] == "no-store"
     assert lines[-1] == {
