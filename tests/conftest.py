@@ -23,6 +23,7 @@ from labrun import backing
 from labrun.procs import Proc, free_port
 from labrun.services import Backing
 from labtest import Lab
+from mailcatcher import MailCatcher as LocalCatcher
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_ID = f"labtest_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -162,3 +163,17 @@ def inbox(mail_catcher) -> Iterator[str]:
     """The mail catcher's API, emptied before the test."""
     requests.delete(f"{mail_catcher.api_url}/api/v1/messages", timeout=5).raise_for_status()
     yield mail_catcher.api_url
+
+
+@pytest.fixture(scope="module")
+def running_catcher() -> Iterator[LocalCatcher]:
+    """A mail catcher running in this process on free ports (the fast tests' SMTP server)."""
+    with LocalCatcher("127.0.0.1", 0, 0) as catcher:
+        yield catcher
+
+
+@pytest.fixture
+def catcher(running_catcher: LocalCatcher) -> LocalCatcher:
+    """The in-process mail catcher, emptied before the test."""
+    requests.delete(f"{running_catcher.api_url}/api/v1/messages", timeout=5).raise_for_status()
+    return running_catcher

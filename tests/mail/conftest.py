@@ -1,15 +1,14 @@
-"""A mail catcher in this process on free ports, the mail service's app pointed at it, and TLS material."""
+"""The mail service's app pointed at the in-process mail catcher (tests/conftest.py), and TLS material."""
 
 from __future__ import annotations
 
 import ssl
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import pytest
-import requests
 from flask.testing import FlaskClient
 from mailtest import Inbox, TlsFiles
 
@@ -18,15 +17,8 @@ from mail.config import Config
 from mailcatcher import MailCatcher
 
 
-@pytest.fixture(scope="module")
-def catcher() -> Iterator[MailCatcher]:
-    with MailCatcher("127.0.0.1", 0, 0) as running:
-        yield running
-
-
 @pytest.fixture
 def inbox(catcher: MailCatcher) -> Inbox:
-    requests.delete(f"{catcher.api_url}/api/v1/messages", timeout=5).raise_for_status()
     return Inbox(catcher.api_url)
 
 
