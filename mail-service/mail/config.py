@@ -39,7 +39,7 @@ class Config:
             mail_port=env_port("MAIL_PORT", 1025, environ),
             mail_encryption=env_choice("MAIL_ENCRYPTION", "none", ENCRYPTIONS, environ),
             mail_username=env_str("MAIL_USERNAME", "", environ),
-            mail_password=env_str("MAIL_PASSWORD", "", environ),
+            mail_password=env_str("MAIL_PASSWORD", "", environ, strip=False),
             mail_domain=env_str("MAIL_DOMAIN", "localhost", environ),
             from_name=env_str("FROM_NAME", "John Smith", environ),
             from_address=env_str("FROM_ADDRESS", "john.smith@example.com", environ),

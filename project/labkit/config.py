@@ -18,13 +18,17 @@ class ConfigError(RuntimeError):
     """A required environment variable is missing or malformed."""
 
 
-def env_str(name: str, default: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+def env_str(
+    name: str, default: str | None = None, environ: Mapping[str, str] | None = None, *, strip: bool = True
+) -> str:
+    """The variable's value, surrounding whitespace removed unless strip is False (a password may have
+    some); the default when it is unset or blank."""
     raw = (os.environ if environ is None else environ).get(name)
     if raw is None or raw.strip() == "":
         if default is None:
             raise ConfigError(f"{name} is required but not set")
         return default
-    return raw.strip()
+    return raw.strip() if strip else raw
 
 
 def env_int(name: str, default: int, environ: Mapping[str, str] | None = None, *, minimum: int = 0) -> int:

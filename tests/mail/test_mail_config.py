@@ -54,6 +54,11 @@ def test_every_variable_is_read() -> None:
     assert str(config.default_sender) == "Lab Robot <robot@lab.example>"
 
 
+def test_a_password_keeps_its_spaces_where_other_values_lose_theirs() -> None:
+    config = Config.from_env({"MAIL_PASSWORD": " two words ", "MAIL_USERNAME": " user "})
+    assert (config.mail_password, config.mail_username) == (" two words ", "user")
+
+
 @pytest.mark.parametrize(
     ("environ", "variable"),
     [
