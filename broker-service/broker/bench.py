@@ -541,6 +541,8 @@ class Runner:
         with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env) as child:
             try:
                 for line in child.stdout or ():
+                    if not line.endswith("\n"):
+                        break  # cut off: the child died in the middle of a line
                     finished = json.loads(line)["type"] in ("result", "error")
                     yield line
             finally:

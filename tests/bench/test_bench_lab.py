@@ -6,6 +6,8 @@ It asserts nothing about speed: numbers are what `make bench` prints.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -111,3 +113,20 @@ def test_one_run_at_a_time_on_every_worker_and_a_dropped_run_stops(
     eventually(lambda: counts_a_second_apart(logs_collection), lambda pair: pair[0] == pair[1], timeout=30)
     lines = run_bench(lab)
     assert lines[-1]["type"] == "result", lines[-1]
+
+
+def test_a_run_whose_process_dies_ends_with_an_error_line(
+    lab: Lab, logs_collection: pymongo.collection.Collection
+) -> None:
+    with requests.post(
+        lab.broker + "/bench", json={"n": 10_000, "concurrency": 1}, stream=True, timeout=(5, 60)
+    ) as response:
+        lines = response.iter_lines()
+        assert json.loads(next(line for line in lines if line))["type"] == "progress"
+        (pid,) = bench_processes(lab)
+        os.kill(int(pid), signal.SIGKILL)
+        last = [json.loads(line) for line in lines if line][-1]
+
+    assert last == {"type": "error", "error": True, "message": "benchmark failed: internal error"}
+    eventually(lambda: counts_a_second_apart(logs_collection), lambda pair: pair[0] == pair[1], timeout=30)
+    assert run_bench(lab)[-1]["type"] == "result", "the lock was released"
