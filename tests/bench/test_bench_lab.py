@@ -9,6 +9,8 @@ import json
 import os
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,14 +94,25 @@ def counts_a_second_apart(collection: pymongo.collection.Collection) -> tuple[in
     return before, collection.count_documents(query)
 
 
+@contextmanager
+def long_run(lab: Lab, logs_collection: pymongo.collection.Collection) -> Iterator[Iterator[bytes]]:
+    """A run far too long to finish (10,000 events at concurrency 1), streaming: the block gets its lines
+    after the first progress line. Once the block has ended the run, this waits until what the run
+    queued on RabbitMQ is stored, so the tests after it read a settled store."""
+    with requests.post(
+        lab.broker + "/bench", json={"n": 10_000, "concurrency": 1}, stream=True, timeout=(5, 60)
+    ) as response:
+        assert response.status_code == 200
+        lines = (line for line in response.iter_lines() if line)
+        assert json.loads(next(lines))["type"] == "progress"
+        yield lines
+    eventually(lambda: counts_a_second_apart(logs_collection), lambda pair: pair[0] == pair[1], timeout=30)
+
+
 def test_one_run_at_a_time_on_every_worker_and_a_dropped_run_stops(
     lab: Lab, logs_collection: pymongo.collection.Collection
 ) -> None:
-    with requests.post(
-        lab.broker + "/bench", json={"n": 10_000, "concurrency": 1}, stream=True, timeout=(5, 60)
-    ) as first:
-        assert first.status_code == 200
-        assert json.loads(next(line for line in first.iter_lines() if line))["type"] == "progress"
+    with long_run(lab, logs_collection):
         assert len(bench_processes(lab)) == 1
         # A new connection each time, so both of the broker's workers answer some of them.
         for _ in range(6):
@@ -107,10 +120,8 @@ def test_one_run_at_a_time_on_every_worker_and_a_dropped_run_stops(
             assert second.status_code == 409
             assert second.json() == {"error": True, "message": "a benchmark is already running"}
 
-    # The client went away: the run stops, its process ends, and the next run may start.
+    # The client went away: the run stopped, its process ends, and the next run may start.
     eventually(lambda: bench_processes(lab), lambda running: running == [], timeout=30)
-    # What it queued on RabbitMQ is stored before other tests read the store.
-    eventually(lambda: counts_a_second_apart(logs_collection), lambda pair: pair[0] == pair[1], timeout=30)
     lines = run_bench(lab)
     assert lines[-1]["type"] == "result", lines[-1]
 
@@ -118,15 +129,10 @@ def test_one_run_at_a_time_on_every_worker_and_a_dropped_run_stops(
 def test_a_run_whose_process_dies_ends_with_an_error_line(
     lab: Lab, logs_collection: pymongo.collection.Collection
 ) -> None:
-    with requests.post(
-        lab.broker + "/bench", json={"n": 10_000, "concurrency": 1}, stream=True, timeout=(5, 60)
-    ) as response:
-        lines = response.iter_lines()
-        assert json.loads(next(line for line in lines if line))["type"] == "progress"
+    with long_run(lab, logs_collection) as lines:
         (pid,) = bench_processes(lab)
         os.kill(int(pid), signal.SIGKILL)
-        last = [json.loads(line) for line in lines if line][-1]
+        last = json.loads(list(lines)[-1])
 
     assert last == {"type": "error", "error": True, "message": "benchmark failed: internal error"}
-    eventually(lambda: counts_a_second_apart(logs_collection), lambda pair: pair[0] == pair[1], timeout=30)
     assert run_bench(lab)[-1]["type"] == "result", "the lock was released"
