@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response
 
 from authentication.service import Authenticator
-from labkit.web import read_json_object, reply, require_str
+from labkit.validation import require_str
+from labkit.web import read_json_object, reply
 
-bp = Blueprint("authentication", __name__)
 
+def blueprint(authenticator: Authenticator) -> Blueprint:
+    routes = Blueprint("authentication", __name__)
 
-@bp.post("/authenticate")
-def authenticate() -> Response:
-    body = read_json_object()
-    email = require_str(body, "email").strip()
-    password = require_str(body, "password")
-    authenticator: Authenticator = current_app.extensions["authenticator"]
-    user = authenticator.login(email, password)
-    return reply(f"Logged in user {user['email']}", user, 202)
+    @routes.post("/authenticate")
+    def authenticate() -> Response:
+        body = read_json_object()
+        email = require_str(body, "email").strip()
+        password = require_str(body, "password")
+        user = authenticator.login(email, password)
+        return reply(f"Logged in user {user['email']}", user, 202)
+
+    return routes

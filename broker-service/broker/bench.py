@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response
 
 from broker.config import TRANSPORTS, Config
 from broker.transports import LogEvent, Sender, log_senders
@@ -44,8 +44,6 @@ from labkit.validation import ApiError
 from labkit.web import read_json_object
 
 log = logging.getLogger(__name__)
-
-bp = Blueprint("bench", __name__)
 
 MAX_EVENTS = 10_000
 MAX_CONCURRENCY = 64
@@ -557,11 +555,14 @@ class Runner:
             yield _error_line("internal error")
 
 
-@bp.post("/bench")
-def bench() -> Response:
-    settings = parse_settings(read_json_object())
-    runner: Runner = current_app.extensions["broker.bench"]
-    return runner.start(settings)
+def blueprint(runner: Runner) -> Blueprint:
+    routes = Blueprint("bench", __name__)
+
+    @routes.post("/bench")
+    def bench() -> Response:
+        return runner.start(parse_settings(read_json_object()))
+
+    return routes
 
 
 def _stop(signum: int, _frame: object) -> None:

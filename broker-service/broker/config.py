@@ -25,16 +25,15 @@ class Config:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
-        d = cls()
         return cls(
-            host=env_str("HOST", d.host, environ),
-            port=env_port("PORT", d.port, environ),
-            auth_url=env_url("AUTH_URL", d.auth_url, environ),
-            mail_url=env_url("MAIL_URL", d.mail_url, environ),
-            logger_url=env_url("LOGGER_URL", d.logger_url, environ),
-            logger_rpc_addr=env_addr("LOGGER_RPC_ADDR", d.logger_rpc_addr, environ),
-            logger_grpc_addr=env_addr("LOGGER_GRPC_ADDR", d.logger_grpc_addr, environ),
-            amqp_url=env_url("AMQP_URL", d.amqp_url, environ, schemes=("amqp", "amqps")),
-            log_transport=env_choice("LOG_TRANSPORT", d.log_transport, TRANSPORTS, environ),
-            cors_origins=env_list("CORS_ORIGINS", ",".join(d.cors_origins), environ),
+            host=env_str("HOST", cls.host, environ),
+            port=env_port("PORT", cls.port, environ),
+            auth_url=env_url("AUTH_URL", cls.auth_url, environ),
+            mail_url=env_url("MAIL_URL", cls.mail_url, environ),
+            logger_url=env_url("LOGGER_URL", cls.logger_url, environ),
+            logger_rpc_addr=env_addr("LOGGER_RPC_ADDR", cls.logger_rpc_addr, environ),
+            logger_grpc_addr=env_addr("LOGGER_GRPC_ADDR", cls.logger_grpc_addr, environ),
+            amqp_url=env_url("AMQP_URL", cls.amqp_url, environ, schemes=("amqp", "amqps")),
+            log_transport=env_choice("LOG_TRANSPORT", cls.log_transport, TRANSPORTS, environ),
+            cors_origins=env_list("CORS_ORIGINS", ",".join(cls.cors_origins), environ),
         )

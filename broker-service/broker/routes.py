@@ -4,85 +4,71 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
-from broker.transports import LogEvent, check_size, relay
-from labkit.logs import new_id
-from labkit.web import ApiError, optional_str, read_json_object, reply, require_object, require_str
-
-bp = Blueprint("broker", __name__)
-
-LEVELS = ("INFO", "WARNING", "ERROR")
-
-
-def _deps() -> Any:
-    return current_app.extensions["broker"]
+from broker.config import Config
+from broker.dependencies import Dependencies
+from broker.transports import relay
+from labkit.events import LogEvent
+from labkit.validation import ApiError, optional_str, require_object, require_str
+from labkit.web import read_json_object, reply
 
 
-@bp.post("/")
-def hit() -> Response:
-    return reply("Hit the broker")
+def blueprint(config: Config, deps: Dependencies) -> Blueprint:
+    routes = Blueprint("broker", __name__)
 
+    @routes.post("/")
+    def hit() -> Response:
+        return reply("Hit the broker")
 
-@bp.get("/ping")
-def ping() -> Response:
-    return reply("pong")
+    @routes.get("/ping")
+    def ping() -> Response:
+        return reply("pong")
 
+    @routes.post("/handle")
+    def handle() -> Response:
+        body = read_json_object()
+        action = require_str(body, "action")
+        if action == "auth":
+            return authenticate(require_object(body, "auth"))
+        if action == "log":
+            return log(body, optional_str(body, "transport"))
+        if action == "mail":
+            return mail(require_object(body, "mail"))
+        raise ApiError(400, f"unknown action {action!r}: use auth, log or mail")
 
-@bp.post("/handle")
-def handle() -> Response:
-    body = read_json_object()
-    action = require_str(body, "action")
-    if action == "auth":
-        return _authenticate(require_object(body, "auth"))
-    if action == "log":
-        return _log(body, optional_str(body, "transport"))
-    if action == "mail":
-        return _mail(require_object(body, "mail"))
-    raise ApiError(400, f"unknown action {action!r}: use auth, log or mail")
+    @routes.post("/log-grpc")
+    def log_grpc() -> Response:
+        return log(read_json_object(), "grpc")
 
+    @routes.get("/logs")
+    def logs() -> Response:
+        query = {"limit": request.args.get("limit", "20")}
+        if "level" in request.args:
+            query["level"] = request.args["level"]
+        status, body = deps.logger.get("/logs", **query)
+        if status != 200:
+            raise relay("logger", status, body)
+        return reply(body["message"], body.get("data", []))
 
-@bp.post("/log-grpc")
-def log_grpc() -> Response:
-    return _log(read_json_object(), "grpc")
+    def authenticate(auth: dict[str, Any]) -> Response:
+        answer = deps.auth.send("POST", "/authenticate", json=auth)
+        if answer.status != 202:
+            raise relay("authentication", answer.status, answer.body, answer.headers)
+        return reply("Authenticated!", answer.body.get("data"), 202)
 
+    def mail(message: dict[str, Any]) -> Response:
+        status, body = deps.mail.post("/send", message)
+        if status != 202:
+            raise relay("mail", status, body)
+        return reply(f"Message sent to {message['to']}", status=202)
 
-@bp.get("/logs")
-def logs() -> Response:
-    status, body = _deps().logger.get("/logs", limit=request.args.get("limit", "20"))
-    if status != 200:
-        raise relay("logger", status, body)
-    return reply(body["message"], body.get("data", []))
+    def log(body: dict[str, Any], transport: str | None) -> Response:
+        event = LogEvent.parse(require_object(body, "log"), "log")
+        chosen = transport or config.log_transport
+        if chosen not in deps.senders:
+            raise ApiError(400, f"unknown transport {chosen!r}: use {', '.join(deps.senders)}")
+        deps.senders[chosen].send(event)
+        return reply(f"logged via {chosen}", {"transport": chosen, "event_id": event.event_id}, 202)
 
-
-def _authenticate(auth: dict[str, Any]) -> Response:
-    answer = _deps().auth.send("POST", "/authenticate", json=auth)
-    if answer.status != 202:
-        raise relay("authentication", answer.status, answer.body, answer.headers)
-    return reply("Authenticated!", answer.body.get("data"), 202)
-
-
-def _mail(mail: dict[str, Any]) -> Response:
-    status, body = _deps().mail.post("/send", mail)
-    if status != 202:
-        raise relay("mail", status, body)
-    return reply(f"Message sent to {mail['to']}", status=202)
-
-
-def _log(body: dict[str, Any], transport: str | None) -> Response:
-    entry = require_object(body, "log")
-    event = LogEvent(
-        name=require_str(entry, "name", where="log"),
-        data=require_str(entry, "data", where="log"),
-        event_id=new_id(),
-        level=(optional_str(entry, "level", where="log") or "INFO").upper(),
-    )
-    if event.level not in LEVELS:
-        raise ApiError(400, f"log.level must be one of {', '.join(LEVELS)}")
-    chosen = transport or current_app.config["BROKER"].log_transport
-    senders = _deps().senders
-    if chosen not in senders:
-        raise ApiError(400, f"unknown transport {chosen!r}: use {', '.join(senders)}")
-    check_size(event)
-    senders[chosen].send(event)
-    return reply(f"logged via {chosen}", {"transport": chosen, "event_id": event.event_id}, 202)
+    return routes

@@ -6,26 +6,21 @@ thread-safe), and one AMQP connection and one xmlrpc proxy per thread (neither i
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 import xmlrpc.client
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from http.client import HTTPConnection
 from typing import Protocol
 
 import grpc
-import pika
-import pika.exceptions
 
 from broker import logs_pb2, logs_pb2_grpc
 from broker.config import Config
-from labkit import amqp
+from labkit.amqp import Publisher
+from labkit.events import LogEvent
 from labkit.httpclient import Downstream
-from labkit.logs import request_id_var
-from labkit.web import MAX_BODY_BYTES, ApiError
+from labkit.validation import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -38,31 +33,6 @@ _GRPC_ERRORS = {
     grpc.StatusCode.UNAVAILABLE: (503, LOGGER_UNAVAILABLE),
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, LOGGER_TIMED_OUT),
 }
-
-# The logger takes requests of at most 1 MiB. An event's JSON can outgrow the body it came in (a raw "é"
-# is escaped as six bytes) and the listener adds its own fields: what the logger would refuse after a 202
-# is refused up front.
-MAX_EVENT_JSON_BYTES = MAX_BODY_BYTES - 1024
-# XML 1.0 cannot carry these characters, and its parsers turn a carriage return into a line feed.
-_NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\r\x0e-\x1f\ufffe\uffff]")
-
-
-@dataclass(frozen=True)
-class LogEvent:
-    name: str
-    data: str
-    event_id: str
-    level: str = "INFO"
-
-
-def event_json(event: LogEvent) -> str:
-    """The event as the logger receives it over RabbitMQ and HTTP."""
-    return json.dumps({"name": event.name, "data": event.data, "event_id": event.event_id})
-
-
-def check_size(event: LogEvent) -> None:
-    if len(event_json(event)) > MAX_EVENT_JSON_BYTES:
-        raise ApiError(413, "log entry is larger than 1 MiB as JSON")
 
 
 class Sender(Protocol):
@@ -82,61 +52,17 @@ def relay(service: str, status: int, body: dict, headers: Mapping[str, str] | No
 
 
 class RabbitSender:
-    """Publishes persistent messages with publisher confirms; returns only once RabbitMQ has confirmed."""
+    """Publishes the event, persistent and confirmed, with labkit's Publisher (the one every producer of
+    log events uses); returns only once RabbitMQ has confirmed."""
 
     def __init__(self, amqp_url: str) -> None:
-        self.params = amqp.parameters(amqp_url, heartbeat=60)
-        self.local = threading.local()
-
-    def _channel(self) -> pika.adapters.blocking_connection.BlockingChannel:
-        channel = getattr(self.local, "channel", None)
-        if channel is not None and channel.is_open:
-            return channel
-        self._drop()
-        try:
-            self.local.connection = pika.BlockingConnection(self.params)
-            channel = self.local.connection.channel()
-            channel.confirm_delivery()
-            amqp.declare_topology(channel)
-        except pika.exceptions.AMQPError:
-            self._drop()
-            raise ApiError(503, "message broker is unavailable") from None
-        self.local.channel = channel
-        return channel
-
-    def _drop(self) -> None:
-        connection = getattr(self.local, "connection", None)
-        self.local.connection = self.local.channel = None
-        if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except pika.exceptions.AMQPError:
-                log.debug("closing a broken AMQP connection failed", exc_info=True)
+        self.publisher = Publisher(amqp_url)
 
     def send(self, event: LogEvent) -> None:
-        body = event_json(event)
-        properties = pika.BasicProperties(
-            content_type="application/json",
-            delivery_mode=pika.DeliveryMode.Persistent,
-            message_id=event.event_id,
-            correlation_id=request_id_var.get(),
-        )
-        # A connection idle past its heartbeat is found dead only when used: reconnect once and
-        # publish again. The event id makes a repeat harmless; the logger stores an event once.
-        for attempt in (1, 2):
-            channel = self._channel()
-            try:
-                channel.basic_publish(amqp.EXCHANGE, f"log.{event.level}", body, properties, mandatory=True)
-                return
-            except (pika.exceptions.UnroutableError, pika.exceptions.NackError):
-                raise ApiError(503, "message broker did not accept the event") from None
-            except pika.exceptions.AMQPError:
-                self._drop()
-                if attempt == 2:
-                    raise ApiError(503, "message broker is unavailable") from None
+        self.publisher.publish(event)
 
     def close(self) -> None:
-        self._drop()
+        self.publisher.close()
 
 
 class _TimeoutTransport(xmlrpc.client.Transport):
@@ -167,11 +93,7 @@ class RpcSender:
         return proxy
 
     def send(self, event: LogEvent) -> None:
-        for field, text in (("name", event.name), ("data", event.data)):
-            if _NOT_XML_TEXT.search(text):
-                raise ApiError(400, f"log.{field} has control characters that rpc cannot carry")
-        payload = {**asdict(event), "request_id": request_id_var.get()}
-        del payload["level"]
+        payload = event.to_xmlrpc()
         proxy = self._proxy()
         try:
             proxy.LogInfo(payload)
@@ -216,10 +138,10 @@ class GrpcSender:
         self.stub = logs_pb2_grpc.LogServiceStub(self.channel)
 
     def send(self, event: LogEvent) -> None:
-        entry = logs_pb2.Log(name=event.name, data=event.data, event_id=event.event_id)
-        metadata = (("x-request-id", request_id_var.get() or ""),)
+        request = logs_pb2.LogRequest(logEntry=event.to_proto(logs_pb2.Log))
+        metadata = (("x-request-id", event.request_id or ""),)
         try:
-            self.stub.WriteLog(logs_pb2.LogRequest(logEntry=entry), timeout=CALL_TIMEOUT, metadata=metadata)
+            self.stub.WriteLog(request, timeout=CALL_TIMEOUT, metadata=metadata)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
                 raise ApiError(400, exc.details() or "invalid log entry") from None
@@ -237,9 +159,7 @@ class HttpSender:
         self.logger = logger
 
     def send(self, event: LogEvent) -> None:
-        status, body = self.logger.post(
-            "/log", {"name": event.name, "data": event.data, "event_id": event.event_id}
-        )
+        status, body = self.logger.post("/log", event.to_dict())
         if status != 202:
             raise relay("logger", status, body)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response
 
 from frontend.config import Config, origin
-from frontend.routes import bp
+from frontend.routes import blueprint
 from labkit.web import init_app
 
 
@@ -31,7 +31,6 @@ def security_headers(config: Config) -> dict[str, str]:
 def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     app = Flask(__name__)
-    app.config["FRONTEND"] = config
     init_app(app, lambda: {"static": True})
     headers = security_headers(config)
 
@@ -40,5 +39,5 @@ def create_app(config: Config | None = None) -> Flask:
         response.headers.update(headers)
         return response
 
-    app.register_blueprint(bp)
+    app.register_blueprint(blueprint(config))
     return app

@@ -41,12 +41,11 @@ class Config:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
-        d = cls()
         has_rabbitmq_ui = bool(env_str("RABBITMQ_UI_URL", "", environ))
         return cls(
-            host=env_str("HOST", d.host, environ),
-            port=env_port("PORT", d.port, environ),
-            broker_url=browser_url("BROKER_URL", d.broker_url, environ),
-            mail_ui_url=browser_url("MAIL_UI_URL", d.mail_ui_url, environ),
+            host=env_str("HOST", cls.host, environ),
+            port=env_port("PORT", cls.port, environ),
+            broker_url=browser_url("BROKER_URL", cls.broker_url, environ),
+            mail_ui_url=browser_url("MAIL_UI_URL", cls.mail_ui_url, environ),
             rabbitmq_ui_url=browser_url("RABBITMQ_UI_URL", "", environ) if has_rabbitmq_ui else "",
         )

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 
-bp = Blueprint("frontend", __name__)
+from frontend.config import Config
 
 
-@bp.get("/")
-def page() -> str:
-    config = current_app.config["FRONTEND"]
-    return render_template(
-        "index.html",
-        settings=config,
-        page_config={"brokerUrl": config.broker_url, "mailUiUrl": config.mail_ui_url},
-    )
+def blueprint(config: Config) -> Blueprint:
+    routes = Blueprint("frontend", __name__)
+
+    @routes.get("/")
+    def page() -> str:
+        return render_template(
+            "index.html",
+            settings=config,
+            page_config={"brokerUrl": config.broker_url, "mailUiUrl": config.mail_ui_url},
+        )
+
+    return routes

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 from labkit.config import env_port, env_str, env_url
 
-DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
-DEFAULT_LOGGER_URL = "http://127.0.0.1:8083"
 # Twice the consumer's batch (BATCH_MAX): the next batch arrives while one is being stored.
 PREFETCH = 200
 
@@ -17,15 +15,15 @@ PREFETCH = 200
 class Config:
     host: str = "0.0.0.0"
     port: int = 8085
-    amqp_url: str = DEFAULT_AMQP_URL
-    logger_url: str = DEFAULT_LOGGER_URL
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    logger_url: str = "http://127.0.0.1:8083"
     prefetch: int = PREFETCH
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         return cls(
-            host=env_str("HOST", "0.0.0.0", environ),
-            port=env_port("PORT", 8085, environ),
-            amqp_url=env_url("AMQP_URL", DEFAULT_AMQP_URL, environ, schemes=("amqp", "amqps")),
-            logger_url=env_url("LOGGER_URL", DEFAULT_LOGGER_URL, environ),
+            host=env_str("HOST", cls.host, environ),
+            port=env_port("PORT", cls.port, environ),
+            amqp_url=env_url("AMQP_URL", cls.amqp_url, environ, schemes=("amqp", "amqps")),
+            logger_url=env_url("LOGGER_URL", cls.logger_url, environ),
         )

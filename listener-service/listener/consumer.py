@@ -1,14 +1,17 @@
 """The consumer: one BlockingConnection, owned by the thread that calls run(), reconnecting with backoff.
 
 Messages are stored in batches: whatever arrives within BATCH_LINGER_S of the first (up to BATCH_MAX)
-goes to the logger in one POST /log/batch, and is acked only once the logger answered 202. A message
-that can never be stored is rejected without requeue (so RabbitMQ moves it to the dead-letter queue);
-when the logger refuses a batch as invalid, its messages are tried one by one, so only the bad one is
-dead-lettered. Anything else holds the batch unacked and retries it, in order.
+goes to the logger in as few POST /log/batch requests as the 1 MiB request limit allows, each acked only
+once the logger answered 202. A message that is not a valid log event (labkit.events, the rules the
+logger applies too) is rejected without requeue on its own, so RabbitMQ moves it to the dead-letter
+queue and the rest of its batch is stored. Should the logger still refuse a batch (only a logger of
+another version could), its messages are tried one by one. Anything else holds the batch unacked and
+retries it, in order.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -21,8 +24,9 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
 from labkit import amqp
+from labkit.events import batch_bodies
 from labkit.httpclient import Downstream
-from labkit.logs import accept_request_id, request_id_var
+from labkit.logs import request_id_var
 from labkit.validation import ApiError
 from listener.config import Config
 from listener.policy import TRANSPORT, Action, Backoff, DeadLetter, Store, action_for, decide
@@ -38,14 +42,12 @@ BATCH_MAX = 100
 BATCH_LINGER_S = 0.02
 
 
-def _entry(payload: dict[str, str]) -> dict[str, str]:
-    return {key: payload[key] for key in ("name", "data", "event_id")}
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 @dataclass(frozen=True)
 class Delivery:
     tag: int
-    request_id: str
     decision: Store
 
 
@@ -133,68 +135,83 @@ class Listener:
         channel: BlockingChannel,
         batch: list[tuple[int, BasicProperties, bytes]],
     ) -> None:
-        """Dead-letter what can never be stored, then store the rest in one request and ack it."""
+        """Dead-letter what can never be stored, then store the rest in as few requests as the request
+        limit allows, acking each request's events once it is stored."""
         deliveries = []
         for delivery_tag, properties, body in batch:
-            request_id = accept_request_id(properties.correlation_id)
             decision = decide(body, properties)
             if isinstance(decision, DeadLetter):
-                log.warning("dead-lettering message: %s", decision.reason, extra={"request_id": request_id})
+                log.warning(
+                    "dead-lettering message: %s",
+                    decision.reason,
+                    extra={"request_id": properties.correlation_id},
+                )
                 channel.basic_reject(delivery_tag, requeue=False)
                 continue
             if decision.event_id_source != "body":
-                event_id = decision.payload["event_id"]
+                event = decision.event
                 log.info(
                     "message has no event_id; using %s id %s",
                     decision.event_id_source,
-                    event_id,
-                    extra={"request_id": request_id},
+                    event.event_id,
+                    extra={"request_id": event.request_id},
                 )
-            deliveries.append(Delivery(delivery_tag, request_id, decision))
-        if not deliveries:
-            return
-        entries = [{**_entry(d.decision.payload), "request_id": d.request_id} for d in deliveries]
-        body = {"transport": TRANSPORT, "entries": entries}
-        action, message = self._until_settled(connection, "/log/batch", body, f"{len(entries)} events")
+            deliveries.append(Delivery(delivery_tag, decision))
+        events = [d.decision.event for d in deliveries]
+        for count, body in batch_bodies(events, TRANSPORT):
+            part, deliveries = deliveries[:count], deliveries[count:]
+            if not self._store_part(connection, channel, part, body):
+                return
+
+    def _store_part(
+        self, connection: pika.BlockingConnection, channel: BlockingChannel, part: list[Delivery], body: str
+    ) -> bool:
+        """Store one batch request's events and ack them; False when a stop left them unacked."""
+        action, message = self._until_settled(connection, "/log/batch", body, f"{len(part)} events")
         if action is Action.ACK:
-            # Every earlier delivery is settled already, so one ack covers the whole batch.
-            channel.basic_ack(deliveries[-1].tag, multiple=True)
-            for d in deliveries:
-                event_id = d.decision.payload["event_id"]
+            # Every earlier delivery is settled already, so one ack covers the whole part.
+            channel.basic_ack(part[-1].tag, multiple=True)
+            log.info(
+                "stored a batch of %d events", len(part), extra={"events": len(part), "bytes": len(body)}
+            )
+            for d in part:
+                event = d.decision.event
                 log.info(
-                    "stored event %s", event_id, extra={"event_id": event_id, "request_id": d.request_id}
+                    "stored event %s",
+                    event.event_id,
+                    extra={"event_id": event.event_id, "request_id": event.request_id},
                 )
         elif action is Action.DEAD_LETTER:
             log.warning("logger refused a batch (%s): storing its events one by one", message)
-            for d in deliveries:
-                token = request_id_var.set(d.request_id)
-                try:
-                    if not self._store_one(connection, channel, d):
-                        return
-                finally:
-                    request_id_var.reset(token)
+            return all(self._store_one(connection, channel, d) for d in part)
+        return action is not None
 
     def _store_one(self, connection: pika.BlockingConnection, channel: BlockingChannel, d: Delivery) -> bool:
         """Store one event with POST /log, or dead-letter it; False when a stop left it unacked."""
-        event_id = d.decision.payload["event_id"]
-        action, message = self._until_settled(connection, "/log", d.decision.payload, f"event {event_id}")
+        event = d.decision.event
+        token = request_id_var.set(event.request_id)
+        try:
+            body = json.dumps({**event.to_dict(), "transport": TRANSPORT})
+            action, message = self._until_settled(connection, "/log", body, f"event {event.event_id}")
+        finally:
+            request_id_var.reset(token)
         if action is Action.ACK:
             channel.basic_ack(d.tag)
-            log.info("stored event %s", event_id, extra={"event_id": event_id})
+            log.info("stored event %s", event.event_id, extra={"event_id": event.event_id})
         elif action is Action.DEAD_LETTER:
-            log.warning("logger refused event %s (%s): dead-lettering it", event_id, message)
+            log.warning("logger refused event %s (%s): dead-lettering it", event.event_id, message)
             channel.basic_reject(d.tag, requeue=False)
         return action is not None
 
     def _until_settled(
-        self, connection: pika.BlockingConnection, path: str, payload: dict[str, Any], what: str
+        self, connection: pika.BlockingConnection, path: str, body: str, what: str
     ) -> tuple[Action | None, str]:
         """Post until the logger stores it (ACK) or refuses it for good (DEAD_LETTER), retrying with
         backoff meanwhile, with the logger's last message; None when a stop came first and left it
         unacked for redelivery."""
         retry = Backoff(RETRY_FIRST, RETRY_LIMIT)
         while True:
-            status, message = self._post(path, payload)
+            status, message = self._post(path, body)
             action = action_for(status)
             if action is not Action.RETRY:
                 return action, message
@@ -204,9 +221,9 @@ class Listener:
                 log.info("stopping: %s left unacked for redelivery", what)
                 return None, message
 
-    def _post(self, path: str, payload: dict[str, Any]) -> tuple[int, str]:
+    def _post(self, path: str, body: str) -> tuple[int, str]:
         try:
-            status, reply = self.logger.post(path, payload)
+            status, reply = self.logger.request("POST", path, data=body, headers=dict(JSON_HEADERS))
         except ApiError as exc:
             return exc.status, exc.message
         return status, reply["message"]

@@ -10,12 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from labkit.validation import MAX_BODY_BYTES
+
 log = logging.getLogger("listener.health")
 
 ReadyCheck = Callable[[], Mapping[str, bool]]
 HEALTH_PATHS = ("/healthz", "/readyz")
-# The limit every lab service puts on a request body; this server reads none.
-MAX_BODY_BYTES = 1024 * 1024
 
 
 class _HealthHandler(BaseHTTPRequestHandler):
@@ -26,7 +26,8 @@ class _HealthHandler(BaseHTTPRequestHandler):
         return "listener"
 
     def parse_request(self) -> bool:
-        """As the stdlib's, then refuse a body over the limit on any path, as every lab service does."""
+        """As the stdlib's, then refuse a body over the lab's limit on any path, as every lab service
+        does, though this server reads none."""
         if not super().parse_request():
             return False
         length = self.headers.get("Content-Length", "")

@@ -9,17 +9,17 @@ from typing import Any
 
 from pika.spec import BasicProperties
 
-from labkit.logs import new_id
-from labkit.validation import ApiError, optional_str, require_str
+from labkit.events import LogEvent
+from labkit.validation import ApiError
 
 TRANSPORT = "rabbitmq"
 
 
 @dataclass(frozen=True)
 class Store:
-    """Post this payload to the logger. `event_id_source` says where its event id came from."""
+    """Hand this event to the logger. `event_id_source` says where its event id came from."""
 
-    payload: dict[str, str]
+    event: LogEvent
     event_id_source: str
 
 
@@ -40,31 +40,26 @@ class Action(enum.Enum):
 
 
 def decide(body: bytes, properties: BasicProperties) -> Decision:
-    """Store a body that is one JSON object with non-empty string name and data, else dead-letter it."""
+    """Store a body that is one valid log event (labkit.events decides), else dead-letter it. Without an
+    event id of its own, the event takes the message's id, or a new one; without a request id of its
+    own, the message's correlation id."""
     try:
-        event: Any = json.loads(body.decode("utf-8"))
+        fields: Any = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return DeadLetter("body is not UTF-8 JSON")
     except RecursionError:
         return DeadLetter("body is nested too deeply")
-    if not isinstance(event, dict):
+    if not isinstance(fields, dict):
         return DeadLetter("body must be a JSON object")
+    message_id = properties.message_id
+    if not (isinstance(message_id, str) and message_id.strip()):
+        message_id = None
     try:
-        name = require_str(event, "name")
-        data = require_str(event, "data")
-        event_id = optional_str(event, "event_id")
+        event = LogEvent.parse(fields, event_id=message_id, request_id=properties.correlation_id)
     except ApiError as exc:
         return DeadLetter(exc.message)
-    source = "body"
-    if event_id is None:
-        event_id, source = _fallback_event_id(properties.message_id)
-    return Store({"name": name, "data": data, "event_id": event_id, "transport": TRANSPORT}, source)
-
-
-def _fallback_event_id(message_id: object) -> tuple[str, str]:
-    if isinstance(message_id, str) and message_id.strip():
-        return message_id, "message_id"
-    return new_id(), "generated"
+    source = "body" if fields.get("event_id") is not None else "message_id" if message_id else "generated"
+    return Store(event, source)
 
 
 def action_for(status: int) -> Action:

@@ -11,7 +11,7 @@ from typing import Any
 
 from labkit.config import load_or_exit
 from labkit.serve import serve
-from logger import grpc_server, rpc
+from logger import grpc_server, xmlrpc_server
 from logger.app import create_app, store_of
 from logger.config import Config
 from logger.store import LogStore
@@ -27,7 +27,7 @@ class RpcAndGrpc:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.store: LogStore | None = None
-        self.rpc: rpc.LogRpcServer | None = None
+        self.rpc: xmlrpc_server.LogRpcServer | None = None
         self.grpc: grpc_server.LogGrpcServer | None = None
 
     def start(self, worker: Any) -> None:
@@ -35,7 +35,7 @@ class RpcAndGrpc:
         grpc_addr = f"{self.config.host}:{self.config.grpc_port}"
         self.store = store_of(worker.wsgi)
         try:
-            self.rpc, _ = rpc.create_server(rpc_addr, self.store)
+            self.rpc, _ = xmlrpc_server.create_server(rpc_addr, self.store)
             self.grpc, _ = grpc_server.create_server(grpc_addr, self.store)
         except (OSError, RuntimeError) as exc:
             log.error("cannot listen for xmlrpc on %s and gRPC on %s: %s", rpc_addr, grpc_addr, exc)

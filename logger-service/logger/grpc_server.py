@@ -1,26 +1,44 @@
-"""The logger's gRPC front door: logs.LogService/WriteLog, with the standard health service beside it."""
+"""The logger's gRPC front door: logs.LogService/WriteLog, with the standard health service beside it.
+
+The health service tells the truth: a watcher runs the same check as /readyz every second and sets
+"" and logs.LogService to SERVING or NOT_SERVING as the store comes and goes.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from labkit.logs import accept_request_id, request_id_var
-from labkit.validation import ApiError
-from labkit.web import MAX_BODY_BYTES
+from labkit.events import LogEvent
+from labkit.frontdoor import front_door
+from labkit.validation import MAX_BODY_BYTES, ApiError
 from logger import logs_pb2, logs_pb2_grpc
 from logger.entries import write
-from logger.store import LogStore, StoreUnavailable
+from logger.store import LogStore
 
 SERVICE_NAME = logs_pb2.DESCRIPTOR.services_by_name["LogService"].full_name
+HEALTH_SERVICES = ("", SERVICE_NAME)
 REQUEST_ID_METADATA = "x-request-id"
 MAX_WORKERS = 16
+HEALTH_INTERVAL_S = 1.0
+
+# The front door's statuses as gRPC codes; any other is INTERNAL.
+STATUS_CODES = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    404: grpc.StatusCode.NOT_FOUND,
+    413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    503: grpc.StatusCode.UNAVAILABLE,
+    504: grpc.StatusCode.DEADLINE_EXCEEDED,
+}
 
 log = logging.getLogger(__name__)
+
+ReadyCheck = Callable[[], bool]
 
 
 class LogService(logs_pb2_grpc.LogServiceServicer):
@@ -28,49 +46,79 @@ class LogService(logs_pb2_grpc.LogServiceServicer):
         self.store = store
 
     def WriteLog(self, request: logs_pb2.LogRequest, context: grpc.ServicerContext) -> logs_pb2.LogResponse:
-        started = time.perf_counter()
         metadata = {item.key: item.value for item in context.invocation_metadata()}
-        token = request_id_var.set(accept_request_id(metadata.get(REQUEST_ID_METADATA)))
-        entry = request.logEntry
-        fields = {"name": entry.name, "data": entry.data, "event_id": entry.event_id or None}
-        code = grpc.StatusCode.OK
         try:
-            write(self.store, fields, "grpc")
+            with front_door("grpc WriteLog", metadata.get(REQUEST_ID_METADATA)):
+                write(self.store, LogEvent.from_proto(request.logEntry), "grpc")
         except ApiError as exc:
-            code = grpc.StatusCode.INVALID_ARGUMENT
-            context.abort(code, exc.message)
-        except StoreUnavailable as exc:
-            code = grpc.StatusCode.UNAVAILABLE
-            context.abort(code, str(exc))
-        except Exception:
-            code = grpc.StatusCode.INTERNAL
-            log.exception("WriteLog failed")
-            context.abort(code, "internal error")
-        finally:
-            ms = round((time.perf_counter() - started) * 1000, 2)
-            log.info("grpc WriteLog %s", code.name, extra={"status": code.name, "ms": ms})
-            request_id_var.reset(token)
+            context.abort(STATUS_CODES.get(exc.status, grpc.StatusCode.INTERNAL), exc.message)
         return logs_pb2.LogResponse(result="logged!")
+
+
+class HealthWatch:
+    """Sets the health statuses from a readiness check, now and every `interval` seconds until stopped."""
+
+    def __init__(self, servicer: health.HealthServicer, ready: ReadyCheck, interval: float) -> None:
+        self.servicer = servicer
+        self.ready = ready
+        self.interval = interval
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="grpc-health", daemon=True)
+        self._serving: bool | None = None
+
+    def check(self) -> None:
+        serving = self.ready()
+        if serving == self._serving:
+            return
+        self._serving = serving
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for service in HEALTH_SERVICES:
+            self.servicer.set(service, status)
+        log.log(
+            logging.INFO if serving else logging.WARNING,
+            "grpc health: %s",
+            health_pb2.HealthCheckResponse.ServingStatus.Name(status),
+        )
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            self.check()
+
+    def start(self) -> None:
+        self.check()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
 
 
 class LogGrpcServer:
     """The gRPC server and its health service, so stopping first tells health checkers NOT_SERVING."""
 
-    def __init__(self, server: grpc.Server, health_servicer: health.HealthServicer) -> None:
+    def __init__(self, server: grpc.Server, watch: HealthWatch) -> None:
         self.server = server
-        self.health = health_servicer
+        self.watch = watch
 
     def start(self) -> None:
+        self.watch.start()
         self.server.start()
 
     def stop(self, grace: float) -> None:
         """Refuse new calls, give the ones in flight `grace` seconds, then return."""
-        self.health.enter_graceful_shutdown()
+        self.watch.stop()
+        self.watch.servicer.enter_graceful_shutdown()
         self.server.stop(grace).wait()
 
 
-def create_server(address: str, store: LogStore) -> tuple[LogGrpcServer, int]:
-    """A gRPC server bound to host:port (port 0 picks a free one); call start() to serve."""
+def create_server(
+    address: str, store: LogStore, *, health_interval: float = HEALTH_INTERVAL_S
+) -> tuple[LogGrpcServer, int]:
+    """A gRPC server bound to host:port (port 0 picks a free one); call start() to serve. Its health
+    follows store.ready(), the check behind the logger's /readyz."""
     server = grpc.server(
         ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="grpc"),
         options=[
@@ -80,9 +128,7 @@ def create_server(address: str, store: LogStore) -> tuple[LogGrpcServer, int]:
         ],
     )
     logs_pb2_grpc.add_LogServiceServicer_to_server(LogService(store), server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for service in ("", SERVICE_NAME):
-        health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     port = server.add_insecure_port(address)
-    return LogGrpcServer(server, health_servicer), port
+    return LogGrpcServer(server, HealthWatch(servicer, store.ready, health_interval)), port

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nlogs.proto\x12\x04logs\"3\n\x03Log\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\")\n\nLogRequest\x12\x1b\n\x08logEntry\x18\x01 \x01(\x0b\x32\t.logs.Log\"\x1d\n\x0bLogResponse\x12\x0e\n\x06result\x18\x01 \x01(\t2=\n\nLogService\x12/\n\x08WriteLog\x12\x10.logs.LogRequest\x1a\x11.logs.LogResponseB\x07Z\x05/logsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nlogs.proto\x12\x04logs\"B\n\x03Log\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\r\n\x05level\x18\x04 \x01(\t\")\n\nLogRequest\x12\x1b\n\x08logEntry\x18\x01 \x01(\x0b\x32\t.logs.Log\"\x1d\n\x0bLogResponse\x12\x0e\n\x06result\x18\x01 \x01(\t2=\n\nLogService\x12/\n\x08WriteLog\x12\x10.logs.LogRequest\x1a\x11.logs.LogResponseB\x07Z\x05/logsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,11 +33,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\005/logs'
   _globals['_LOG']._serialized_start=20
-  _globals['_LOG']._serialized_end=71
-  _globals['_LOGREQUEST']._serialized_start=73
-  _globals['_LOGREQUEST']._serialized_end=114
-  _globals['_LOGRESPONSE']._serialized_start=116
-  _globals['_LOGRESPONSE']._serialized_end=145
-  _globals['_LOGSERVICE']._serialized_start=147
-  _globals['_LOGSERVICE']._serialized_end=208
+  _globals['_LOG']._serialized_end=86
+  _globals['_LOGREQUEST']._serialized_start=88
+  _globals['_LOGREQUEST']._serialized_end=129
+  _globals['_LOGRESPONSE']._serialized_start=131
+  _globals['_LOGRESPONSE']._serialized_end=160
+  _globals['_LOGSERVICE']._serialized_start=162
+  _globals['_LOGSERVICE']._serialized_end=223
 # @@protoc_insertion_point(module_scope)

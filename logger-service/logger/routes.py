@@ -7,10 +7,11 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from labkit.events import LogEvent, check_level, parse_batch
 from labkit.validation import ApiError, optional_str, require_str
 from labkit.web import read_json_object, reply
 from logger.entries import as_json, as_timing, write, write_many
-from logger.store import LogStore, StoreUnavailable
+from logger.store import LogStore
 
 # The listener posts what it consumed from RabbitMQ with "rabbitmq", so the entry says how it travelled.
 HTTP_TRANSPORTS = ("http", "rabbitmq")
@@ -27,6 +28,11 @@ def _limit() -> int:
     return int(raw)
 
 
+def _level() -> str | None:
+    raw = request.args.get("level")
+    return None if raw is None else check_level(raw)
+
+
 def _transport(body: dict[str, Any]) -> str:
     transport = optional_str(body, "transport") or "http"
     if transport not in HTTP_TRANSPORTS:
@@ -37,26 +43,24 @@ def _transport(body: dict[str, Any]) -> str:
 def blueprint(store: LogStore) -> Blueprint:
     bp = Blueprint("logs", __name__)
 
-    @bp.app_errorhandler(StoreUnavailable)
-    def _store_unavailable(exc: StoreUnavailable) -> Response:
-        return reply(str(exc), status=503, error=True)
-
     @bp.post("/log")
     def write_log() -> Response:
         body = read_json_object()
-        inserted = write(store, body, _transport(body))
+        transport = _transport(body)
+        inserted = write(store, LogEvent.parse(body), transport)
         return reply("logged", {"id": inserted.id, "event_id": inserted.event_id}, 202)
 
     @bp.post("/log/batch")
     def write_batch() -> Response:
         body = read_json_object()
-        stored = write_many(store, body, _transport(body))
+        transport = _transport(body)
+        stored = write_many(store, parse_batch(body), transport)
         created = sum(1 for _event_id, new in stored if new)
         return reply("logged", {"stored": created, "duplicates": len(stored) - created}, 202)
 
     @bp.get("/logs")
     def list_logs() -> Response:
-        return reply("logs", [as_json(document) for document in store.newest(_limit())])
+        return reply("logs", [as_json(document) for document in store.newest(_limit(), _level())])
 
     @bp.get("/logs/count")
     def count_logs() -> Response:

@@ -17,7 +17,8 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
-from labkit.logs import new_id
+from labkit.events import LogEvent
+from labkit.validation import ApiError
 
 COLLECTION = "logs"
 CONNECT_TIMEOUT_MS = 2000
@@ -30,11 +31,11 @@ log = logging.getLogger(__name__)
 Document = dict[str, Any]
 
 
-class StoreUnavailable(Exception):
-    """The log store cannot be reached. Its message is the one clients see."""
+class StoreUnavailable(ApiError):
+    """The log store cannot be reached: a 503 on every front door."""
 
     def __init__(self) -> None:
-        super().__init__("log store is unavailable")
+        super().__init__(503, "log store is unavailable")
 
 
 class Inserted(NamedTuple):
@@ -43,24 +44,16 @@ class Inserted(NamedTuple):
     created: bool
 
 
-class NewEntry(NamedTuple):
-    """One entry of a batch: what insert() takes, less the transport, which a batch shares."""
-
-    name: str
-    data: str
-    event_id: str | None = None
-    request_id: str | None = None
-
-
-def _document(entry: NewEntry, transport: str, now: datetime) -> Document:
+def _document(event: LogEvent, transport: str, now: datetime) -> Document:
     return {
-        "name": entry.name,
-        "data": entry.data,
+        "name": event.name,
+        "data": event.data,
+        "level": event.level,
         "created_at": now,
         "updated_at": now,
         "transport": transport,
-        "event_id": entry.event_id or new_id(),
-        "request_id": entry.request_id,
+        "event_id": event.event_id,
+        "request_id": event.request_id,
     }
 
 
@@ -108,25 +101,18 @@ class LogStore:
             self.collection.create_index([("name", ASCENDING), ("created_at", ASCENDING)], name="by_name")
         self._indexed = True
 
-    def insert(
-        self,
-        name: str,
-        data: str,
-        transport: str,
-        event_id: str | None = None,
-        request_id: str | None = None,
-    ) -> Inserted:
-        """Store an entry; a second insert of the same event id changes nothing and returns the first."""
-        document = _document(NewEntry(name, data, event_id, request_id), transport, datetime.now(UTC))
+    def insert(self, event: LogEvent, transport: str) -> Inserted:
+        """Store an event; a second insert of the same event id changes nothing and returns the first."""
+        document = _document(event, transport, datetime.now(UTC))
         self.ensure_indexes()
         with _reachable():
             return self._insert_once(document)
 
-    def insert_many(self, entries: Sequence[NewEntry], transport: str) -> list[tuple[str, bool]]:
-        """Store a batch in one write, each entry once per event id: each entry's event id, and whether
-        it is new (an event already stored, or twice in the batch, changes nothing)."""
+    def insert_many(self, events: Sequence[LogEvent], transport: str) -> list[tuple[str, bool]]:
+        """Store a batch in one write, each event once per event id: each event's id, and whether it
+        is new (an event already stored, or twice in the batch, changes nothing)."""
         now = datetime.now(UTC)
-        documents = [_document(entry, transport, now) for entry in entries]
+        documents = [_document(event, transport, now) for event in events]
         self.ensure_indexes()
         already: set[int] = set()
         with _reachable():
@@ -152,9 +138,12 @@ class LogStore:
                 raise StoreUnavailable from None
             return Inserted(str(existing["_id"]), event_id, False)
 
-    def newest(self, limit: int) -> list[Document]:
+    def newest(self, limit: int, level: str | None = None) -> list[Document]:
+        """The newest entries, newest first; only those of one level when it is given."""
         with _reachable():
-            cursor = self.collection.find().sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            cursor = self.collection.find({"level": level} if level else {}).sort(
+                [("created_at", DESCENDING), ("_id", DESCENDING)]
+            )
             return list(cursor.limit(limit))
 
     def count_named(self, name: str) -> int:

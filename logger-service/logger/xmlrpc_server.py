@@ -10,19 +10,18 @@ import contextlib
 import logging
 import socket
 import threading
-import time
 import xmlrpc.client
 from socketserver import ThreadingMixIn
 from typing import Any
 from xml.parsers import expat
 from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
-from labkit.logs import accept_request_id, request_id_var
+from labkit.events import LogEvent
+from labkit.frontdoor import front_door
 from labkit.net import split_addr
-from labkit.validation import ApiError
-from labkit.web import MAX_BODY_BYTES
+from labkit.validation import MAX_BODY_BYTES, ApiError
 from logger.entries import write
-from logger.store import LogStore, StoreUnavailable
+from logger.store import LogStore
 
 # A client that connects and then stops sending frees its thread after this many seconds.
 CLIENT_TIMEOUT_S = 5.0
@@ -136,30 +135,18 @@ class LogRpcServer(ThreadingMixIn, SimpleXMLRPCServer):
         return super()._marshaled_dispatch(data, dispatch_method, path)
 
     def log_info(self, *params: Any) -> str:
-        """LogInfo(payload): store the entry with transport "rpc" under the payload's request id."""
-        started = time.perf_counter()
+        """LogInfo(payload): store the entry with transport "rpc" under the payload's request id. An
+        error is the fault of the front door's status."""
         payload = params[0] if len(params) == 1 and isinstance(params[0], dict) else None
-        token = request_id_var.set(accept_request_id(payload.get("request_id") if payload else None))
-        status = 200
         try:
-            if payload is None:
-                raise ApiError(400, "LogInfo takes one argument: a struct with name and data")
-            write(self.store, payload, "rpc")
-            return f"Processed payload via RPC:{payload['name']}"
+            with front_door("xmlrpc LogInfo", payload.get("request_id") if payload else None):
+                if payload is None:
+                    raise ApiError(400, "LogInfo takes one argument: a struct with name and data")
+                event = LogEvent.parse(payload)
+                write(self.store, event, "rpc")
+                return f"Processed payload via RPC:{event.name}"
         except ApiError as exc:
-            status = exc.status
             raise xmlrpc.client.Fault(exc.status, exc.message) from None
-        except StoreUnavailable as exc:
-            status = 503
-            raise xmlrpc.client.Fault(503, str(exc)) from None
-        except Exception:
-            status = 500
-            log.exception("LogInfo failed")
-            raise xmlrpc.client.Fault(500, "internal error") from None
-        finally:
-            ms = round((time.perf_counter() - started) * 1000, 2)
-            log.info("xmlrpc LogInfo %s", status, extra={"status": status, "ms": ms})
-            request_id_var.reset(token)
 
     def start(self) -> None:
         self._thread.start()

@@ -1,4 +1,4 @@
-"""`python -m mail`: the mail service under gunicorn, configured from the environment."""
+"""`python -m mail`: serve the mail service with gunicorn, configured from the environment."""
 
 from __future__ import annotations
 

@@ -33,16 +33,16 @@ class Config:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         config = cls(
-            host=env_str("HOST", "0.0.0.0", environ),
-            port=env_port("PORT", 8084, environ),
-            mail_host=env_str("MAIL_HOST", "127.0.0.1", environ),
-            mail_port=env_port("MAIL_PORT", 1025, environ),
-            mail_encryption=env_choice("MAIL_ENCRYPTION", "none", ENCRYPTIONS, environ),
-            mail_username=env_str("MAIL_USERNAME", "", environ),
-            mail_password=env_str("MAIL_PASSWORD", "", environ, strip=False),
-            mail_domain=env_str("MAIL_DOMAIN", "localhost", environ),
-            from_name=env_str("FROM_NAME", "John Smith", environ),
-            from_address=env_str("FROM_ADDRESS", "john.smith@example.com", environ),
+            host=env_str("HOST", cls.host, environ),
+            port=env_port("PORT", cls.port, environ),
+            mail_host=env_str("MAIL_HOST", cls.mail_host, environ),
+            mail_port=env_port("MAIL_PORT", cls.mail_port, environ),
+            mail_encryption=env_choice("MAIL_ENCRYPTION", cls.mail_encryption, ENCRYPTIONS, environ),
+            mail_username=env_str("MAIL_USERNAME", cls.mail_username, environ),
+            mail_password=env_str("MAIL_PASSWORD", cls.mail_password, environ, strip=False),
+            mail_domain=env_str("MAIL_DOMAIN", cls.mail_domain, environ),
+            from_name=env_str("FROM_NAME", cls.from_name, environ),
+            from_address=env_str("FROM_ADDRESS", cls.from_address, environ),
         )
         try:
             validate_email(config.from_address, check_deliverability=False)

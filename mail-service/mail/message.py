@@ -16,7 +16,7 @@ from email_validator import validate_email
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from premailer import Premailer
 
-from labkit.web import ApiError, optional_str, require_str
+from labkit.validation import ApiError, optional_str, require_str
 
 # Every character str.splitlines() breaks on: any of them could end a header line somewhere downstream.
 LINE_BREAKS = frozenset("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029")

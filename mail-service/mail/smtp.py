@@ -9,7 +9,7 @@ import socket
 import ssl
 from email.message import EmailMessage
 
-from labkit.web import ApiError
+from labkit.validation import ApiError
 from mail.config import Config
 
 log = logging.getLogger("mail.smtp")

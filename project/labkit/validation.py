@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+# The largest request any front door of any lab service takes (HTTP body, xmlrpc call, gRPC message).
+MAX_BODY_BYTES = 1024 * 1024
+
 
 class ApiError(Exception):
     """Raised anywhere in a request; answered as the JSON envelope with this status and message,

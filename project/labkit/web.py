@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,26 +11,11 @@ from flask import Flask, Response, g, request
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from labkit.logs import REQUEST_ID_HEADER, accept_request_id, request_id_var
-from labkit.validation import ApiError, optional_str, require_object, require_str
+from labkit.frontdoor import Call, as_api_error
+from labkit.logs import REQUEST_ID_HEADER
+from labkit.validation import MAX_BODY_BYTES, ApiError
 
-MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 64
-
-# The validation helpers are part of this module's API for Flask services.
-__all__ = [
-    "MAX_BODY_BYTES",
-    "ApiError",
-    "ReadyCheck",
-    "init_app",
-    "optional_str",
-    "read_json_object",
-    "reply",
-    "require_object",
-    "require_str",
-]
-
-log = logging.getLogger("labkit.web")
 
 _HTTP_MESSAGES = {
     404: "not found",
@@ -101,43 +84,25 @@ def init_app(app: Flask, ready_check: ReadyCheck) -> None:
 
     @app.before_request
     def _start() -> None:
-        request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
-        g.request_id = request_id
-        g.request_id_token = request_id_var.set(request_id)
-        g.started = time.perf_counter()
+        quiet = request.path in ("/healthz", "/readyz")
+        g.call = Call(f"{request.method} {request.path}", request.headers.get(REQUEST_ID_HEADER), quiet=quiet)
         # Every route, even one that never reads its body, refuses a body over the limit.
         if (request.content_length or 0) > MAX_BODY_BYTES:
             raise RequestEntityTooLarge()
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        request_id = g.get("request_id")
-        if request_id:
-            response.headers[REQUEST_ID_HEADER] = request_id
-        if request.path not in ("/healthz", "/readyz"):
-            log.info(
-                "%s %s %s",
-                request.method,
-                request.path,
-                response.status_code,
-                extra={
-                    "status": response.status_code,
-                    "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
-                },
-            )
+        call: Call | None = g.get("call")
+        if call is not None:
+            call.status = response.status_code
+            response.headers[REQUEST_ID_HEADER] = call.request_id
         return response
 
     @app.teardown_request
-    def _reset(_exc: BaseException | None) -> None:
-        token = g.pop("request_id_token", None)
-        if token is not None:
-            request_id_var.reset(token)
-
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError) -> Response:
-        response = reply(exc.message, exc.data, exc.status, error=True)
-        response.headers.update(exc.headers)
-        return response
+    def _end(_exc: BaseException | None) -> None:
+        call: Call | None = g.pop("call", None)
+        if call is not None:
+            call.end()
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -146,9 +111,11 @@ def init_app(app: Flask, ready_check: ReadyCheck) -> None:
         return reply(message, status=status, error=True)
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error")
-        return reply("internal error", status=500, error=True)
+    def _error(exc: Exception) -> Response:
+        error = as_api_error(exc)
+        response = reply(error.message, error.data, error.status, error=True)
+        response.headers.update(error.headers)
+        return response
 
     @app.get("/healthz")
     def healthz() -> Response:

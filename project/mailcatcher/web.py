@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, jsonify, render_template, request
 
-from labkit.web import ApiError, ReadyCheck, init_app, reply
+from labkit.validation import ApiError
+from labkit.web import ReadyCheck, init_app, reply
 from mailcatcher import inbox
 from mailcatcher.mailhog import message_json
 from mailcatcher.store import MessageStore

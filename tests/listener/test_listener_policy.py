@@ -7,6 +7,7 @@ import json
 import pytest
 from pika.spec import BasicProperties
 
+from labkit.events import LogEvent
 from listener.policy import Action, Backoff, DeadLetter, Store, action_for, decide
 
 
@@ -14,23 +15,29 @@ def body(value: object) -> bytes:
     return json.dumps(value).encode()
 
 
-def test_valid_message_is_stored_with_its_event_id() -> None:
-    decision = decide(body({"name": "order", "data": "placed", "event_id": "e-1"}), BasicProperties())
-    assert decision == Store(
-        {"name": "order", "data": "placed", "event_id": "e-1", "transport": "rabbitmq"}, "body"
+def test_valid_message_is_stored_with_its_event_id_level_and_request_id() -> None:
+    fields = {"name": "order", "data": "placed", "event_id": "e-1", "level": "warning", "request_id": "r-1"}
+    decision = decide(body(fields), BasicProperties(correlation_id="c-1"))
+    assert decision == Store(LogEvent("order", "placed", "e-1", "WARNING", "r-1"), "body")
+
+
+def test_the_correlation_id_is_the_request_id_of_an_event_without_one() -> None:
+    decision = decide(
+        body({"name": "n", "data": "d", "event_id": "e"}), BasicProperties(correlation_id="c-1")
     )
+    assert decision == Store(LogEvent("n", "d", "e", "INFO", "c-1"), "body")
 
 
-def test_fields_other_than_the_event_are_not_posted() -> None:
+def test_fields_other_than_the_event_are_dropped() -> None:
     decision = decide(body({"name": "n", "data": "d", "event_id": "e", "extra": 1}), BasicProperties())
     assert isinstance(decision, Store)
-    assert set(decision.payload) == {"name", "data", "event_id", "transport"}
+    assert set(decision.event.to_dict()) == {"name", "data", "event_id", "level", "request_id"}
 
 
 def test_missing_event_id_comes_from_the_amqp_message_id() -> None:
     decision = decide(body({"name": "n", "data": "d"}), BasicProperties(message_id="m-7"))
-    expected = {"name": "n", "data": "d", "event_id": "m-7", "transport": "rabbitmq"}
-    assert decision == Store(expected, "message_id")
+    assert isinstance(decision, Store)
+    assert (decision.event.event_id, decision.event_id_source) == ("m-7", "message_id")
 
 
 @pytest.mark.parametrize("message_id", [None, "", "  "])
@@ -40,14 +47,14 @@ def test_missing_event_id_without_message_id_gets_a_new_one(message_id: str | No
     assert isinstance(first, Store)
     assert isinstance(second, Store)
     assert first.event_id_source == second.event_id_source == "generated"
-    assert first.payload["event_id"]
-    assert first.payload["event_id"] != second.payload["event_id"]
+    assert len(first.event.event_id) == 32
+    assert first.event.event_id != second.event.event_id
 
 
 def test_unicode_text_is_kept() -> None:
     decision = decide(body({"name": "café", "data": "naïve ✓", "event_id": "é"}), BasicProperties())
     assert isinstance(decision, Store)
-    assert decision.payload["data"] == "naïve ✓"
+    assert (decision.event.name, decision.event.data, decision.event.event_id) == ("café", "naïve ✓", "é")
 
 
 @pytest.mark.parametrize(
@@ -73,6 +80,9 @@ def test_unicode_text_is_kept() -> None:
         (body({"name": "n", "data": ["d"]}), "data must be a string"),
         (body({"name": "n", "data": "d", "event_id": 5}), "event_id must be a string"),
         (body({"name": "n", "data": "d", "event_id": ""}), "event_id must not be empty"),
+        (body({"name": "n", "data": "d", "event_id": "x" * 129}), "event_id must be at most 128 characters"),
+        (body({"name": "n", "data": "d", "level": "DEBUG"}), "level must be one of INFO, WARNING, ERROR"),
+        (body({"name": "n", "data": "é" * 200_000}), "log entry is larger than 1 MiB as JSON"),
     ],
 )
 def test_messages_that_can_never_be_stored_are_dead_lettered(raw: bytes, reason: str) -> None:

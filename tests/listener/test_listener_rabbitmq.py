@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from labkit import amqp
+from labkit.validation import MAX_BODY_BYTES
 from labrun import backing
 from labrun.procs import Proc, ServerSpec
 from labrun.services import service_spec
@@ -393,7 +394,7 @@ def test_a_backlog_is_stored_in_batches_each_event_once(
     assert len(stored) == 300
 
 
-def test_an_event_the_logger_refuses_is_dead_lettered_and_the_rest_of_its_batch_is_stored(
+def test_an_invalid_event_is_dead_lettered_on_its_own_and_the_rest_of_its_batch_is_stored_at_once(
     clean_vhost: str, logger_url: str, logs: pymongo.collection.Collection, start_listener
 ) -> None:
     name = f"mixed-{uuid.uuid4().hex[:8]}"
@@ -409,7 +410,37 @@ def test_an_event_the_logger_refuses_is_dead_lettered_and_the_rest_of_its_batch_
     assert dead_letters(clean_vhost) == [refused]
     assert sorted(d["data"] for d in logs.find({"name": name})) == ["0", "1", "2", "3", "4"]
     assert listener.proc.stop() == 0
-    messages = [line["message"] for line in log_lines(listener.proc)]
-    assert any(m.startswith("logger refused a batch") for m in messages)
-    too_long = "event_id must be at most 128 characters"
-    assert f"logger refused event {'x' * 129} ({too_long}): dead-lettering it" in messages
+    lines = log_lines(listener.proc)
+    messages = [line["message"] for line in lines]
+    # The listener checks each event by the logger's own rules: the bad one never reaches the logger,
+    # and the five good ones go in one request.
+    assert "dead-lettering message: event_id must be at most 128 characters" in messages
+    assert [line["events"] for line in lines if line["message"].startswith("stored a batch")] == [5]
+    assert not any(m.startswith("logger refused") for m in messages)
+
+
+def test_large_events_are_stored_in_as_few_requests_as_the_size_limit_allows(
+    clean_vhost: str, logger_url: str, logs: pymongo.collection.Collection, start_listener
+) -> None:
+    """100 events of 20 KiB are 2 MiB: two requests of 1 MiB at most, never one the logger refuses."""
+    name = f"large-{uuid.uuid4().hex[:8]}"
+    connection = pika.BlockingConnection(pika.URLParameters(clean_vhost))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        for i in range(100):
+            body = event(name=name, data=f"{i:03} " + "x" * 20 * 1024, event_id=f"{name}-{i}")
+            channel.basic_publish(amqp.EXCHANGE, "log.INFO", body, pika.BasicProperties(delivery_mode=2))
+    finally:
+        connection.close()
+
+    listener = start_listener(clean_vhost, logger_url)
+    eventually(lambda: logs.count_documents({"name": name}), lambda n: n == 100, timeout=60)
+    eventually(lambda: queue_counts(clean_vhost), lambda q: q[amqp.QUEUE] == (0, 0))
+    assert sorted(int(d["data"][:3]) for d in logs.find({"name": name})) == list(range(100))
+    assert listener.proc.stop() == 0
+    lines = log_lines(listener.proc)
+    batches = [line for line in lines if line["message"].startswith("stored a batch")]
+    assert [line["events"] for line in batches] == [50, 50]
+    assert all(line["bytes"] <= MAX_BODY_BYTES for line in batches)
+    assert [line for line in lines if line["level"] != "INFO"] == []

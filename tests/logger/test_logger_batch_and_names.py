@@ -10,10 +10,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from labkit.events import LogEvent
 from logger import create_app
 from logger.app import store_of
 from logger.config import Config
-from logger.store import LogStore, NewEntry
+from logger.store import LogStore
 
 
 @pytest.fixture
@@ -29,6 +30,7 @@ def test_a_batch_is_stored_with_each_entrys_own_request_id(app: Flask, client: F
     entries = [
         {"name": "batch", "data": "one", "event_id": "b-1", "request_id": "trace-1"},
         {"name": "batch", "data": "two", "event_id": "b-2"},
+        {"name": "batch", "data": "three", "event_id": "b-3", "request_id": 5},
     ]
     response = client.post(
         "/log/batch", json={"transport": "rabbitmq", "entries": entries}, headers={"X-Request-ID": "req-b"}
@@ -38,12 +40,14 @@ def test_a_batch_is_stored_with_each_entrys_own_request_id(app: Flask, client: F
     assert response.get_json() == {
         "error": False,
         "message": "logged",
-        "data": {"stored": 2, "duplicates": 0},
+        "data": {"stored": 3, "duplicates": 0},
     }
     documents = {d["event_id"]: d for d in stored(app, name="batch")}
-    assert set(documents) == {"b-1", "b-2"}
+    assert set(documents) == {"b-1", "b-2", "b-3"}
     assert (documents["b-1"]["data"], documents["b-1"]["request_id"]) == ("one", "trace-1")
     assert (documents["b-2"]["data"], documents["b-2"]["request_id"]) == ("two", "req-b")
+    # A correlation id that cannot travel on (here not a string) is replaced, as at every front door.
+    assert len(documents["b-3"]["request_id"]) == 32
     assert {d["transport"] for d in documents.values()} == {"rabbitmq"}
     assert all(d["created_at"] == d["updated_at"] for d in documents.values())
 
@@ -86,10 +90,6 @@ def test_without_a_transport_a_batch_is_http_and_ids_are_made(app: Flask, client
             "entries[0].event_id must be at most 128 characters",
         ),
         (
-            {"entries": [{"name": "n", "data": "d", "request_id": 5}]},
-            "entries[0].request_id must be a string",
-        ),
-        (
             {"entries": [{"name": "n", "data": "d"}], "transport": "grpc"},
             "transport must be one of http, rabbitmq",
         ),
@@ -106,10 +106,11 @@ def test_an_invalid_batch_is_a_400_and_nothing_of_it_is_stored(
 
 
 def test_insert_many_reports_which_entries_were_new(store: LogStore) -> None:
-    store.insert("n", "first", "http", event_id="seen")
+    store.insert(LogEvent("n", "first", "seen"), "http")
 
     result = store.insert_many(
-        [NewEntry("n", "again", "seen"), NewEntry("n", "new", "fresh"), NewEntry("n", "made")], "rabbitmq"
+        [LogEvent("n", "again", "seen"), LogEvent("n", "new", "fresh"), LogEvent("n", "made", "other")],
+        "rabbitmq",
     )
 
     assert [created for _event_id, created in result] == [False, True, True]

@@ -109,13 +109,14 @@ def test_get_logs_lists_the_newest_first_with_every_field(client: FlaskClient) -
         "id",
         "name",
         "data",
+        "level",
         "transport",
         "event_id",
         "request_id",
         "created_at",
         "updated_at",
     }
-    assert (entry["transport"], entry["request_id"]) == ("http", "r2")
+    assert (entry["level"], entry["transport"], entry["request_id"]) == ("INFO", "http", "r2")
     assert datetime.fromisoformat(entry["created_at"]).utcoffset() == timedelta(0)
     assert entry["created_at"] == entry["updated_at"]
 
@@ -125,6 +126,29 @@ def test_get_logs_defaults_to_twenty(client: FlaskClient) -> None:
         client.post("/log", json={"name": "n", "data": str(i)})
 
     assert len(client.get("/logs").get_json()["data"]) == 20
+
+
+def test_get_logs_filters_by_level_in_any_case(client: FlaskClient) -> None:
+    for i, level in enumerate(["INFO", "error", "WARNING", "Error"]):
+        client.post("/log", json={"name": "n", "data": f"entry {i}", "level": level})
+
+    errors = client.get("/logs?level=error").get_json()["data"]
+    warnings = client.get("/logs?level=WARNING").get_json()["data"]
+
+    assert [(entry["data"], entry["level"]) for entry in errors] == [
+        ("entry 3", "ERROR"),
+        ("entry 1", "ERROR"),
+    ]
+    assert [(entry["data"], entry["level"]) for entry in warnings] == [("entry 2", "WARNING")]
+    assert len(client.get("/logs").get_json()["data"]) == 4
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "", "log.INFO"])
+def test_an_unknown_level_filter_is_a_400(client: FlaskClient, level: str) -> None:
+    response = client.get(f"/logs?level={level}")
+
+    assert response.status_code == 400
+    assert response.get_json() == {"error": True, "message": "level must be one of INFO, WARNING, ERROR"}
 
 
 @pytest.mark.parametrize("limit", ["0", "1001", "-1", "ten", "1.5", ""])

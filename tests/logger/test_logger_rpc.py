@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from logger import rpc
+from logger import xmlrpc_server
 from logger.store import LogStore
 
 Serve = Callable[[LogStore], int]
@@ -17,10 +17,10 @@ Serve = Callable[[LogStore], int]
 @pytest.fixture
 def serve() -> Iterator[Serve]:
     """Start an xmlrpc server on port 0 over the given store; its port. All are stopped at the end."""
-    servers: list[rpc.LogRpcServer] = []
+    servers: list[xmlrpc_server.LogRpcServer] = []
 
     def start(store: LogStore) -> int:
-        server, port = rpc.create_server("127.0.0.1:0", store)
+        server, port = xmlrpc_server.create_server("127.0.0.1:0", store)
         server.start()
         servers.append(server)
         return port

@@ -6,7 +6,7 @@ import http.client
 import time
 import xmlrpc.client
 
-from logger import rpc
+from logger import xmlrpc_server
 from logger.store import LogStore
 
 
@@ -19,7 +19,7 @@ def call(connection: http.client.HTTPConnection, data: str) -> tuple[int, str | 
 
 
 def test_calls_share_one_connection_and_stop_closes_it_at_once(store: LogStore) -> None:
-    server, port = rpc.create_server("127.0.0.1:0", store)
+    server, port = xmlrpc_server.create_server("127.0.0.1:0", store)
     server.start()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
@@ -33,7 +33,9 @@ def test_calls_share_one_connection_and_stop_closes_it_at_once(store: LogStore) 
 
         started = time.monotonic()
         server.stop()
-        assert time.monotonic() - started < rpc.CLIENT_TIMEOUT_S, "an idle connection held up the stop"
+        assert time.monotonic() - started < xmlrpc_server.CLIENT_TIMEOUT_S, (
+            "an idle connection held up the stop"
+        )
     finally:
         connection.close()
         server.stop()

@@ -8,13 +8,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from labkit.config import ConfigError
+from labkit.events import LogEvent
 from logger.config import Config
 from logger.store import Inserted, LogStore, StoreUnavailable
 
 
+def event(name: str, data: str, event_id: str = "", **fields: str) -> LogEvent:
+    """A checked event, its id new unless given."""
+    return LogEvent.parse({"name": name, "data": data, "event_id": event_id or None, **fields})
+
+
 def test_insert_stores_every_field_with_utc_timestamps(store: LogStore) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
-    inserted = store.insert("login", "admin logged in", "grpc", event_id="ev-1", request_id="req-1")
+    inserted = store.insert(
+        event("login", "admin logged in", "ev-1", request_id="req-1", level="warning"), "grpc"
+    )
 
     assert inserted.created is True
     assert inserted.event_id == "ev-1"
@@ -25,6 +33,7 @@ def test_insert_stores_every_field_with_utc_timestamps(store: LogStore) -> None:
         "_id",
         "name",
         "data",
+        "level",
         "created_at",
         "updated_at",
         "transport",
@@ -32,24 +41,15 @@ def test_insert_stores_every_field_with_utc_timestamps(store: LogStore) -> None:
         "request_id",
     }
     assert (document["name"], document["data"], document["transport"]) == ("login", "admin logged in", "grpc")
-    assert document["request_id"] == "req-1"
+    assert (document["level"], document["request_id"]) == ("WARNING", "req-1")
     assert document["created_at"] == document["updated_at"]
     assert document["created_at"].utcoffset() == timedelta(0)
     assert before <= document["created_at"] <= datetime.now(UTC) + timedelta(seconds=1)
 
 
-def test_insert_without_an_event_id_makes_a_new_one(store: LogStore) -> None:
-    first = store.insert("a", "b", "http")
-    second = store.insert("a", "b", "http")
-
-    assert first.event_id != second.event_id
-    assert len(first.event_id) == 32
-    assert store.collection.count_documents({}) == 2
-
-
 def test_a_second_insert_of_the_same_event_changes_nothing(store: LogStore) -> None:
-    first = store.insert("event", "first delivery", "rabbitmq", event_id="same")
-    second = store.insert("event", "second delivery", "rpc", event_id="same")
+    first = store.insert(event("event", "first delivery", "same"), "rabbitmq")
+    second = store.insert(event("event", "second delivery", "same"), "rpc")
 
     assert second == (first.id, "same", False)
     documents = list(store.collection.find({"event_id": "same"}))
@@ -59,7 +59,7 @@ def test_a_second_insert_of_the_same_event_changes_nothing(store: LogStore) -> N
 
 def test_concurrent_deliveries_of_one_event_store_it_once(store: LogStore) -> None:
     def deliver(attempt: int) -> Inserted:
-        return store.insert("race", str(attempt), "rabbitmq", event_id="racy")
+        return store.insert(event("race", str(attempt), "racy"), "rabbitmq")
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(deliver, range(16)))
@@ -70,7 +70,7 @@ def test_concurrent_deliveries_of_one_event_store_it_once(store: LogStore) -> No
 
 
 def test_the_first_write_creates_the_indexes(store: LogStore) -> None:
-    store.insert("a", "b", "http")
+    store.insert(event("a", "b"), "http")
 
     indexes = {index["name"]: index for index in store.collection.list_indexes()}
     assert indexes["event_id_unique"]["unique"] is True
@@ -79,15 +79,15 @@ def test_the_first_write_creates_the_indexes(store: LogStore) -> None:
 
 
 def test_newest_lists_newest_first_up_to_the_limit(store: LogStore) -> None:
-    ids = [store.insert("n", str(i), "http").id for i in range(5)]
+    levels = ["INFO", "ERROR", "WARNING", "ERROR", "INFO"]
+    ids = [store.insert(event("n", str(i), level=level), "http").id for i, level in enumerate(levels)]
 
-    newest = store.newest(3)
-
-    assert [str(document["_id"]) for document in newest] == ids[::-1][:3]
+    assert [str(document["_id"]) for document in store.newest(3)] == ids[::-1][:3]
+    assert [str(document["_id"]) for document in store.newest(5, "ERROR")] == [ids[3], ids[1]]
 
 
 def test_get_finds_an_entry_and_not_an_unknown_or_malformed_id(store: LogStore) -> None:
-    inserted = store.insert("n", "d", "http")
+    inserted = store.insert(event("n", "d"), "http")
 
     found = store.get(inserted.id)
     assert found is not None
@@ -99,7 +99,7 @@ def test_get_finds_an_entry_and_not_an_unknown_or_malformed_id(store: LogStore) 
 def test_an_unreachable_store_raises_store_unavailable(down_store: LogStore) -> None:
     assert down_store.ready() is False
     with pytest.raises(StoreUnavailable, match=r"^log store is unavailable$"):
-        down_store.insert("n", "d", "http")
+        down_store.insert(event("n", "d"), "http")
     with pytest.raises(StoreUnavailable):
         down_store.newest(1)
     with pytest.raises(StoreUnavailable):

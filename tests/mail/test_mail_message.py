@@ -8,7 +8,7 @@ from email.headerregistry import Address
 
 import pytest
 
-from labkit.web import ApiError
+from labkit.validation import ApiError
 from mail.config import Config
 from mail.message import Mail, build_message, paragraphs, parse_address, parse_mail, render_html, render_plain
 

@@ -1,0 +1,60 @@
+"""One way in for every front door of every service (an HTTP route, an xmlrpc method, a gRPC method):
+the caller's correlation id set for the call, the call timed, one log line with its status, and any
+error turned into the ApiError the caller sees. A transport adds only its own translation of that
+status (an HTTP reply, an xmlrpc fault, a gRPC code)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from labkit.logs import accept_request_id, request_id_var
+from labkit.validation import ApiError
+
+log = logging.getLogger("labkit.frontdoor")
+
+
+def as_api_error(exc: BaseException) -> ApiError:
+    """What the caller sees of an error: an ApiError as it is; anything else is logged with its trace
+    and becomes a 500 "internal error", so no exception text ever reaches a caller."""
+    if isinstance(exc, ApiError):
+        return exc
+    log.error("unhandled error", exc_info=exc)
+    return ApiError(500, "internal error")
+
+
+class Call:
+    """One call through a front door, from its start to its end(), which writes its log line."""
+
+    def __init__(self, what: str, incoming_request_id: object, *, quiet: bool = False) -> None:
+        self.what = what
+        self.quiet = quiet
+        self.status = 200
+        self.request_id = accept_request_id(incoming_request_id)
+        self._token = request_id_var.set(self.request_id)
+        self._started = time.perf_counter()
+
+    def fail(self, exc: BaseException) -> ApiError:
+        error = as_api_error(exc)
+        self.status = error.status
+        return error
+
+    def end(self) -> None:
+        if not self.quiet:
+            ms = round((time.perf_counter() - self._started) * 1000, 2)
+            log.info("%s %s", self.what, self.status, extra={"status": self.status, "ms": ms})
+        request_id_var.reset(self._token)
+
+
+@contextmanager
+def front_door(what: str, incoming_request_id: object) -> Iterator[Call]:
+    """Run one call; an error leaves as the ApiError the caller should see."""
+    call = Call(what, incoming_request_id)
+    try:
+        yield call
+    except Exception as exc:
+        raise call.fail(exc) from None
+    finally:
+        call.end()
