@@ -1,17 +1,25 @@
-"""Helpers the tests share: ports, polling, and the whole lab started as real processes."""
+"""Helpers the tests share: ports, polling, users, and the whole lab started as real processes."""
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import pika
+import psycopg
+
+from authentication.config import MIN_BCRYPT_COST
+from authentication.passwords import hash_password
+from labkit import amqp
 from labrun.procs import Proc, free_port, wait_until
 from labrun.services import ORDER, Backing, Ports, service_envs, service_spec
 
-__all__ = ["Lab", "eventually", "free_port", "wait_until"]
+__all__ = ["AmqpTap", "Lab", "Published", "add_user", "amqp_tap", "eventually", "free_port", "wait_until"]
 
 T = TypeVar("T")
 
@@ -26,6 +34,57 @@ def eventually(fetch: Callable[[], T], accept: Callable[[T], bool], timeout: flo
         time.sleep(0.1)
         value = fetch()
     return value
+
+
+def add_user(dsn: str, email: str, password: str, *, active: int = 1) -> None:
+    """A user in the authentication service's (migrated) users table, its hash at the cheapest cost."""
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "INSERT INTO users (email, first_name, last_name, password, user_active) "
+            "VALUES (%s, 'Test', 'Person', %s, %s)",
+            (email, hash_password(password, MIN_BCRYPT_COST), active),
+        )
+
+
+@dataclass(frozen=True)
+class Published:
+    routing_key: str
+    properties: pika.BasicProperties
+    body: dict[str, Any]
+
+
+class AmqpTap:
+    """A private queue bound to the lab's exchange for every level: a copy of each message published
+    while it exists (the lab's own queue still gets its copy), to inspect and count."""
+
+    def __init__(self, amqp_url: str) -> None:
+        self.connection = pika.BlockingConnection(amqp.parameters(amqp_url))
+        self.channel = self.connection.channel()
+        amqp.declare_topology(self.channel)
+        self.queue = self.channel.queue_declare("", exclusive=True).method.queue
+        for key in amqp.ROUTING_KEYS:
+            self.channel.queue_bind(self.queue, amqp.EXCHANGE, routing_key=key)
+        self.received: list[Published] = []
+
+    def drain(self) -> list[Published]:
+        """Every message received so far."""
+        while True:
+            method, properties, body = self.channel.basic_get(self.queue, auto_ack=True)
+            if method is None:
+                return self.received
+            self.received.append(Published(method.routing_key, properties, json.loads(body)))
+
+    def event_ids(self) -> list[str]:
+        return [message.body["event_id"] for message in self.drain()]
+
+
+@contextmanager
+def amqp_tap(amqp_url: str) -> Iterator[AmqpTap]:
+    tap = AmqpTap(amqp_url)
+    try:
+        yield tap
+    finally:
+        tap.connection.close()
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The lab's authentication service: checks users' credentials against PostgreSQL."""
+"""The lab's authentication service: checks users' credentials against PostgreSQL and publishes each login's
+event through a transactional outbox."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from flask import Flask
 
 from authentication.config import Config
 from authentication.db import DatabaseUnavailable
-from authentication.routes import bp
+from authentication.routes import blueprint
 from authentication.service import Authenticator
 from labkit.web import init_app
 
@@ -16,7 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config: Config | None = None) -> Flask:
-    """The Flask app with its own connection pool; call it once per process, after any fork."""
+    """The Flask app with its own connection pool and outbox relay thread; call it once per process,
+    after any fork, and close its authenticator (app.extensions["authenticator"].close()) to stop it."""
     config = config or Config.from_env()
     authenticator = Authenticator(config)
     try:
@@ -26,5 +28,6 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__)
     app.extensions["authenticator"] = authenticator
     init_app(app, authenticator.ready)
-    app.register_blueprint(bp)
+    app.register_blueprint(blueprint(authenticator))
+    authenticator.relay.start()
     return app

@@ -21,7 +21,7 @@ class Config:
     host: str = "0.0.0.0"
     port: int = 8082
     dsn: str = DEFAULT_DSN
-    logger_url: str = "http://127.0.0.1:8083"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     bcrypt_cost: int = DEFAULT_BCRYPT_COST
 
     @classmethod
@@ -30,7 +30,7 @@ class Config:
             host=env_str("HOST", cls.host, environ),
             port=env_port("PORT", cls.port, environ),
             dsn=_dsn(environ),
-            logger_url=env_url("LOGGER_URL", cls.logger_url, environ),
+            amqp_url=env_url("AMQP_URL", cls.amqp_url, environ, schemes=("amqp", "amqps")),
             bcrypt_cost=_bcrypt_cost(environ),
         )
 

@@ -14,7 +14,7 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg_pool import ConnectionPool
 
-from labkit.web import ApiError
+from labkit.validation import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,27 @@ CREATE_FAILURES_EMAIL_INDEX = (
 CREATE_FAILURES_TIME_INDEX = (
     "CREATE INDEX IF NOT EXISTS login_failures_failed_at_idx ON login_failures (failed_at)"
 )
+# Login events waiting for the relay (authentication.outbox); sent_at is set once RabbitMQ confirmed one.
+# The partial indexes keep claiming and measuring the unsent rows, and pruning the sent ones, cheap however
+# many rows the table holds.
+CREATE_OUTBOX_TABLE = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id bigserial PRIMARY KEY,
+    event_id text UNIQUE NOT NULL,
+    name text NOT NULL,
+    data text NOT NULL,
+    level text NOT NULL,
+    request_id text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    sent_at timestamptz
+)
+"""
+CREATE_OUTBOX_UNSENT_INDEX = (
+    "CREATE INDEX IF NOT EXISTS outbox_unsent_idx ON outbox (id) WHERE sent_at IS NULL"
+)
+CREATE_OUTBOX_SENT_INDEX = (
+    "CREATE INDEX IF NOT EXISTS outbox_sent_at_idx ON outbox (sent_at) WHERE sent_at IS NOT NULL"
+)
 SELECT_BY_EMAIL = """
 SELECT id, email, first_name, last_name, password, user_active, created_at, updated_at
 FROM users WHERE lower(email) = lower(%s) ORDER BY id LIMIT 1
@@ -105,8 +126,8 @@ class User:
 
 
 class UserStore:
-    """Users and failed logins in PostgreSQL. The migration runs before the first query and again after
-    it failed."""
+    """Users, failed logins and the outbox in PostgreSQL. The migration runs before the first query and
+    again after it failed."""
 
     def __init__(self, dsn: str, seed_password_hash: str) -> None:
         self._seed_password_hash = seed_password_hash
@@ -141,8 +162,11 @@ class UserStore:
                 conn.execute(CREATE_FAILURES_TABLE)
                 conn.execute(CREATE_FAILURES_EMAIL_INDEX)
                 conn.execute(CREATE_FAILURES_TIME_INDEX)
+                conn.execute(CREATE_OUTBOX_TABLE)
+                conn.execute(CREATE_OUTBOX_UNSENT_INDEX)
+                conn.execute(CREATE_OUTBOX_SENT_INDEX)
             self._migrated = True
-            log.info("users and login_failures tables migrated")
+            log.info("users, login_failures and outbox tables migrated")
 
     def find_by_email(self, email: str) -> User | None:
         """The user with this email, compared case-insensitively. PostgreSQL text cannot hold a NUL

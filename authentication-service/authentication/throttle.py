@@ -5,16 +5,20 @@ leaves the window. Unknown emails are throttled the same way, so a 429 says noth
 The failures live in PostgreSQL (table login_failures), so every gunicorn worker and every replica
 counts the same ones. An attempt is recorded as a failure *before* its password is checked, under a
 per-email advisory lock, so concurrent attempts cannot slip past the limit; a successful login then
-removes that email's failures. The email is keyed by the same lower() the user lookup compares with.
+removes that email's failures, in the transaction that writes the login's event. The email is keyed by
+the same lower() the user lookup compares with.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from typing import Any
+
+import psycopg
 
 from authentication.db import UserStore
-from labkit.web import ApiError
+from labkit.validation import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +70,10 @@ class LoginThrottle:
         log.warning("login refused after %d failed logins; retry in %d s", failures, retry_after)
         raise TooManyFailures(retry_after)
 
-    def succeeded(self, email: str) -> None:
-        """A correct password: the email's past failures no longer count."""
-        with self._users.transaction() as conn:
-            conn.execute(FORGET_FAILURES, (_key(email),))
+    def succeeded(self, conn: psycopg.Connection[Any], email: str) -> None:
+        """A correct password: the email's past failures no longer count, in the caller's transaction
+        (the login's, which also writes its event)."""
+        conn.execute(FORGET_FAILURES, (_key(email),))
 
 
 def _key(email: str) -> str:

@@ -71,7 +71,7 @@ def service_envs(ports: Ports, backing: Backing, host: str = "127.0.0.1") -> dic
         "authentication": {
             "PORT": str(ports.authentication),
             "DSN": backing.dsn,
-            "LOGGER_URL": logger_url,
+            "AMQP_URL": backing.amqp_url,
         },
         "mail": {
             "PORT": str(ports.mail),

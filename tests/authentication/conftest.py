@@ -30,14 +30,22 @@ def auth_dsn(pg_dsn: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def make_app(auth_dsn: str) -> Iterator[Callable[..., Flask]]:
-    """Build apps over auth_dsn (or the given DSN), with the logger on a closed port; closed afterwards."""
+def closed_amqp_url() -> str:
+    """An AMQP URL where nothing listens: an outbox relay using it publishes nothing."""
+    return f"amqp://guest:guest@127.0.0.1:{free_port()}/"
+
+
+@pytest.fixture
+def make_app(auth_dsn: str, closed_amqp_url: str) -> Iterator[Callable[..., Flask]]:
+    """Build apps over auth_dsn (or the given DSN) and, unless an AMQP URL is given, RabbitMQ on a closed
+    port, so their outbox relays publish nothing and every login's event stays in the outbox. Each app's
+    relay thread runs until the app's authenticator is closed, afterwards at the latest."""
     apps: list[Flask] = []
 
-    def make(dsn: str | None = None) -> Flask:
+    def make(dsn: str | None = None, amqp_url: str | None = None) -> Flask:
         config = Config(
             dsn=dsn or auth_dsn,
-            logger_url=f"http://127.0.0.1:{free_port()}",
+            amqp_url=amqp_url or closed_amqp_url,
             bcrypt_cost=TEST_BCRYPT_COST,
         )
         app = create_app(config)

@@ -8,14 +8,11 @@ import pytest
 
 from authentication import create_app
 from authentication.config import Config
-from labtest import free_port
 
 
 @pytest.mark.parametrize("cost", [4, 6])
-def test_the_seed_user_hash_uses_the_configured_cost(auth_dsn: str, cost: int) -> None:
-    config = Config.from_env(
-        {"DSN": auth_dsn, "BCRYPT_COST": str(cost), "LOGGER_URL": f"http://127.0.0.1:{free_port()}"}
-    )
+def test_the_seed_user_hash_uses_the_configured_cost(auth_dsn: str, closed_amqp_url: str, cost: int) -> None:
+    config = Config.from_env({"DSN": auth_dsn, "BCRYPT_COST": str(cost), "AMQP_URL": closed_amqp_url})
     app = create_app(config)
     try:
         response = app.test_client().post(

@@ -13,7 +13,7 @@ def test_defaults_are_the_native_lab() -> None:
     assert config.host == "0.0.0.0"
     assert config.port == 8082
     assert config.dsn == "postgresql://postgres@127.0.0.1:5432/users"
-    assert config.logger_url == "http://127.0.0.1:8083"
+    assert config.amqp_url == "amqp://guest:guest@127.0.0.1:5672/"
     assert config.bcrypt_cost == 12
 
 
@@ -23,14 +23,14 @@ def test_reads_the_environment() -> None:
             "HOST": "127.0.0.1",
             "PORT": "9000",
             "DSN": "host=postgres port=5432 user=postgres password=password dbname=users",
-            "LOGGER_URL": "http://logger-service:8083/",
+            "AMQP_URL": "amqp://lab:secret@rabbitmq:5672/lab",
             "BCRYPT_COST": "4",
         }
     )
     assert config.host == "127.0.0.1"
     assert config.port == 9000
     assert config.dsn == "host=postgres port=5432 user=postgres password=password dbname=users"
-    assert config.logger_url == "http://logger-service:8083"
+    assert config.amqp_url == "amqp://lab:secret@rabbitmq:5672/lab"
     assert config.bcrypt_cost == 4
 
 
@@ -46,6 +46,7 @@ def test_malformed_dsn_is_refused_without_echoing_it() -> None:
     assert "s3cret" not in str(raised.value)
 
 
-def test_malformed_logger_url_is_refused() -> None:
-    with pytest.raises(ConfigError, match="LOGGER_URL"):
-        Config.from_env({"LOGGER_URL": "logger:8083"})
+@pytest.mark.parametrize("url", ["rabbitmq:5672", "http://rabbitmq:5672/"])
+def test_amqp_url_that_is_not_amqp_is_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match="AMQP_URL"):
+        Config.from_env({"AMQP_URL": url})

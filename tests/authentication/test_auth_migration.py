@@ -90,7 +90,7 @@ def test_migrates_once_the_database_appears(pg_dsn: str, make_app: Callable[...,
             lambda: client.post("/authenticate", json=credentials), lambda r: r.status_code == 202
         )
         assert up.get_json()["message"] == "Logged in user admin@example.com"
-        assert client.get("/readyz").get_json()["data"] == {"postgres": True}
+        assert client.get("/readyz").get_json()["data"]["postgres"] is True
     finally:
         client.application.extensions["authenticator"].close()
         backing.drop_database(pg_dsn, name)

@@ -12,20 +12,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from authentication.passwords import hash_password
+from labtest import add_user
 
 TOO_MANY = {"error": True, "message": "too many failed logins, try again later"}
 INVALID = {"error": True, "message": "invalid credentials"}
 PASSWORD = "opensesame"
 WRONG_PASSWORD = "wrong"
-
-
-def add_user(dsn: str, email: str) -> None:
-    with psycopg.connect(dsn) as conn:
-        conn.execute(
-            "INSERT INTO users (email, first_name, last_name, password) VALUES (%s, 'Test', 'Person', %s)",
-            (email, hash_password(PASSWORD, 4)),
-        )
 
 
 def failures(dsn: str, email: str) -> int:
@@ -66,7 +58,7 @@ def test_the_eleventh_attempt_in_a_minute_is_429_even_with_the_right_password(
 ) -> None:
     email = "someone@example.com"
     if known:
-        add_user(auth_dsn, email)
+        add_user(auth_dsn, email, PASSWORD)
     fail_ten_times(client, email)
 
     assert_throttled(login(client, email, PASSWORD))
@@ -78,7 +70,7 @@ def test_the_throttle_lifts_when_the_oldest_failure_leaves_the_window(
     auth_dsn: str, client: FlaskClient
 ) -> None:
     email = "patient@example.com"
-    add_user(auth_dsn, email)
+    add_user(auth_dsn, email, PASSWORD)
     fail_ten_times(client, email)
 
     age_oldest_failure(auth_dsn, email, 45)
@@ -92,7 +84,7 @@ def test_the_throttle_lifts_when_the_oldest_failure_leaves_the_window(
 
 def test_a_successful_login_clears_the_failures(auth_dsn: str, client: FlaskClient) -> None:
     email = "forgetful@example.com"
-    add_user(auth_dsn, email)
+    add_user(auth_dsn, email, PASSWORD)
     for _ in range(9):
         assert login(client, email).status_code == 401
 
@@ -178,7 +170,7 @@ def test_an_email_with_nul_is_nobody_and_counts_against_the_email_without_it(
     auth_dsn: str, client: FlaskClient
 ) -> None:
     email = "nul@example.com"
-    add_user(auth_dsn, email)
+    add_user(auth_dsn, email, PASSWORD)
 
     with_nul = login(client, email + "\x00", PASSWORD)
     assert (with_nul.status_code, with_nul.get_json()) == (401, INVALID)
