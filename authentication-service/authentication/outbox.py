@@ -104,22 +104,26 @@ class OutboxRelay:
     def relay_batch(self) -> int:
         """Publish one batch in one transaction and return how many rows it published. The rows
         confirmed before a failure are marked sent, then the failure (503) is raised."""
-        failure: ApiError | None = None
         with self._users.transaction() as conn:
             events = claim(conn, self._batch_size)
-            published: list[str] = []
-            for event in events:
-                try:
-                    self._publisher.publish(event)
-                except ApiError as exc:
-                    failure = exc
-                    break
-                published.append(event.event_id)
+            published, failure = self.publish(events)
             if published:
                 mark_sent(conn, published)
         if failure is not None:
             raise failure
         return len(published)
+
+    def publish(self, events: list[LogEvent]) -> tuple[list[str], ApiError | None]:
+        """Publish the events in order, each confirmed by RabbitMQ, until one fails: the event ids
+        confirmed, and the failure if there was one."""
+        published: list[str] = []
+        for event in events:
+            try:
+                self._publisher.publish(event)
+            except ApiError as exc:
+                return published, exc
+            published.append(event.event_id)
+        return published, None
 
     def relay_pending(self) -> int:
         """Publish batches until a batch comes back short: what was unsent is published."""
@@ -177,7 +181,9 @@ class OutboxRelay:
                         listener.execute(f"LISTEN {CHANNEL}")
                         while not self._stopping.is_set():
                             self.relay_pending()
-                            failures = 0
+                            if failures:
+                                log.info("outbox relay resumed")
+                                failures = 0
                             if time.monotonic() >= next_prune:
                                 self.prune()
                                 next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
