@@ -26,6 +26,7 @@ from hostile_support import (
     unique,
 )
 
+from labkit.events import MAX_EVENT_JSON_BYTES, LogEvent
 from labtest import Lab
 
 ENTRY = {"name": "n", "data": MARK}
@@ -112,13 +113,6 @@ REJECTED = cases(
         path="/log/batch",
     ),
     Case(
-        "batch-operator-request-id",
-        batch([{**ENTRY, "request_id": {"$ne": 1}}]),
-        400,
-        "entries[0].request_id must be a string",
-        path="/log/batch",
-    ),
-    Case(
         "batch-transport",
         as_json({"entries": [ENTRY], "transport": "grpc"}),
         400,
@@ -168,7 +162,7 @@ def test_fields_a_client_must_not_set_are_ignored(lab: Lab, logs_collection) -> 
         "data": marker,
         "_id": "forged",
         "created_at": "1970-01-01T00:00:00Z",
-        "request_id": "forged",
+        "request_id": {"$ne": "forged\r\nX-Injected: 1"},
         "$where": "sleep(1000)",
     }
     reply = assert_envelope(post_json(lab.url("logger") + "/log", body), 202, "logged")
@@ -176,19 +170,25 @@ def test_fields_a_client_must_not_set_are_ignored(lab: Lab, logs_collection) -> 
     stored = logs_collection.find_one({"data": marker})
     assert stored is not None
     assert str(stored["_id"]) == reply["data"]["id"]
-    assert stored["request_id"] != "forged"
+    # A correlation id that cannot travel on as it is (here an operator object) is replaced.
+    assert isinstance(stored["request_id"], str)
+    assert len(stored["request_id"]) == 32
     assert stored["created_at"].year > 1970
     assert "$where" not in stored
 
 
-def test_the_largest_entry_under_1mib_is_stored(lab: Lab, logs_collection) -> None:
+def test_the_largest_entry_is_stored_and_one_character_more_is_a_413(lab: Lab, logs_collection) -> None:
+    """The limit is the event's JSON (labkit.events), with the event id and request id the logger gives it."""
     marker = unique("large")
-    reply = assert_envelope(
-        post_json(lab.url("logger") + "/log", {"name": "n", "data": marker + "x" * (MIB - 1024)}),
-        202,
-        "logged",
-    )
+    room = MAX_EVENT_JSON_BYTES - len(LogEvent("n", marker, "e" * 32, "INFO", "r" * 32).to_json())
+    largest = {"name": "n", "data": marker + "x" * room}
+    reply = assert_envelope(post_json(lab.url("logger") + "/log", largest), 202, "logged")
     assert logs_collection.count_documents({"event_id": reply["data"]["event_id"]}) == 1
+
+    too_large = {"name": "n", "data": marker + "y" * (room + 1)}
+    response = post_json(lab.url("logger") + "/log", too_large)
+    assert_envelope(response, 413, "log entry is larger than 1 MiB as JSON")
+    assert logs_collection.count_documents({"data": too_large["data"]}) == 0
 
 
 def test_logs_with_odd_query_strings_still_list(lab: Lab) -> None:

@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+import requests
 from playwright.sync_api import Page, expect
 
 from labtest import Lab
@@ -56,6 +57,22 @@ def test_every_button_works_and_the_live_panel_shows_each_transport(
 
     page.goto(inbox)
     expect(page.get_by_text("Test email").first).to_be_visible()
+
+
+def test_the_chosen_level_is_sent_and_shown_in_the_stored_entries(lab: Lab, page: Page) -> None:
+    page.goto(lab.url("frontend"))
+    expect(page.get_by_test_id("logs-status")).to_have_attribute("data-state", "live")
+
+    for level, button in (("WARNING", "btn-grpc"), ("ERROR", "btn-rabbitmq")):
+        page.get_by_test_id("log-level").select_option(level)
+        page.get_by_test_id(button).click()
+        expect(page.get_by_test_id("received-meta")).to_contain_text("202")
+        assert json.loads(page.get_by_test_id("pane-sent").inner_text())["log"]["level"] == level
+        event_id = json.loads(page.get_by_test_id("pane-received").inner_text())["data"]["event_id"]
+        row = page.locator(f'[data-testid="log-row"][data-level="{level}"]').first
+        expect(row.locator(".level")).to_have_text(level, timeout=15_000)
+        stored = requests.get(lab.broker + "/logs", params={"limit": 5, "level": level}, timeout=5).json()
+        assert event_id in [entry["event_id"] for entry in stored["data"]]
 
 
 def test_an_error_is_shown_plainly(lab: Lab, page: Page) -> None:

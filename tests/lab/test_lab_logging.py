@@ -71,6 +71,43 @@ def test_the_level_picks_the_routing_key_and_every_level_is_consumed(lab: Lab, l
         eventually(lambda data=data: stored(logs_collection, data=data), lambda d: len(d) == 1)
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("level", ["WARNING", "error", None])
+def test_each_transport_keeps_the_level(lab: Lab, logs_collection, transport: str, level: str | None) -> None:
+    """The level travels on every transport into the stored document; an event without one is INFO."""
+    data = f"leveled {uuid.uuid4().hex}"
+    entry = {"name": "leveled", "data": data} | ({"level": level} if level else {})
+    response = post(lab, {"action": "log", "log": entry, "transport": transport})
+    assert response.status_code == 202
+
+    docs = eventually(lambda: stored(logs_collection, data=data), lambda d: len(d) >= 1)
+    assert [(d["level"], d["transport"]) for d in docs] == [((level or "INFO").upper(), transport)]
+
+
+def test_get_logs_filters_by_level(lab: Lab) -> None:
+    posted = []
+    for level in ("ERROR", "INFO", "ERROR", "WARNING"):
+        data = uuid.uuid4().hex
+        posted.append((level, data))
+        body = {
+            "action": "log",
+            "log": {"name": "filtered", "data": data, "level": level},
+            "transport": "http",
+        }
+        assert post(lab, body).status_code == 202
+
+    response = requests.get(lab.broker + "/logs", params={"limit": 2, "level": "error"}, timeout=5)
+
+    assert response.status_code == 200
+    newest_errors = [(level, data) for level, data in reversed(posted) if level == "ERROR"]
+    assert [(e["level"], e["data"]) for e in response.json()["data"]] == newest_errors
+    refused = requests.get(lab.broker + "/logs", params={"level": "DEBUG"}, timeout=5)
+    assert (refused.status_code, refused.json()["message"]) == (
+        400,
+        "level must be one of INFO, WARNING, ERROR",
+    )
+
+
 def test_get_logs_lists_the_newest_first(lab: Lab) -> None:
     marks = [uuid.uuid4().hex for _ in range(3)]
     for data in marks:

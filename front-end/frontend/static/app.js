@@ -9,10 +9,15 @@ const POLL_INTERVAL_MS = 1500;
 const POLL_TIMEOUT_MS = 3000;
 const LOG_LIMIT = 20;
 
+// A log action's body is made at click time, with the level chosen then.
 const logAction = (transport) => ({
   label: `log · ${transport}`,
   path: "/handle",
-  body: { action: "log", log: { name: "event", data: "Some kind of data" }, transport },
+  body: () => ({
+    action: "log",
+    log: { name: "event", data: "Some kind of data", level: $("log-level").value },
+    transport,
+  }),
 });
 
 const ACTIONS = {
@@ -124,7 +129,7 @@ function appendOutput(action, result) {
     element("span", "line-message", result.message),
     element("span", "line-ms", `${Math.round(result.ms)} ms`),
   );
-  if (result.ok && action === ACTIONS.mail) {
+  if (result.ok && action.label === ACTIONS.mail.label) {
     const inbox = element("a", "line-link", "open inbox ↗");
     inbox.href = config.mailUiUrl;
     inbox.target = "_blank";
@@ -139,7 +144,8 @@ function appendOutput(action, result) {
 let latestRequest = 0;
 
 async function run(name) {
-  const action = ACTIONS[name];
+  const template = ACTIONS[name];
+  const action = typeof template.body === "function" ? { ...template, body: template.body() } : template;
   const request = ++latestRequest;
   showSent(action);
   showWaiting();
@@ -174,9 +180,12 @@ function logRow(entry, fresh) {
     time.dateTime = entry.created_at;
     time.title = created.toLocaleString();
   }
+  row.dataset.level = entry.level ?? "";
+  const level = element("span", "level", entry.level ?? "—");
+  level.dataset.level = entry.level ?? "";
   const badge = element("span", "badge", entry.transport ?? "unknown");
   badge.dataset.transport = entry.transport ?? "";
-  row.append(cell(time), cell(entry.name ?? ""), cell(entry.data ?? ""), cell(badge));
+  row.append(cell(time), cell(level), cell(entry.name ?? ""), cell(entry.data ?? ""), cell(badge));
   return row;
 }
 
