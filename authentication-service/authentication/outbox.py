@@ -80,8 +80,8 @@ def mark_sent(conn: psycopg.Connection[Any], event_ids: list[str]) -> None:
 
 
 class OutboxRelay:
-    """Publishes the outbox's rows to RabbitMQ from a thread of its own (start(), stop()); its steps are
-    separate methods so that each can be run and observed on its own."""
+    """Publishes the outbox's rows to RabbitMQ from a thread of its own (start(), stop()); its steps
+    (relay_batch: claim, publish, mark_sent) are separate so that each can be run and observed on its own."""
 
     def __init__(
         self,
@@ -98,8 +98,8 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._retention_seconds = retention_seconds
         self._stopping = threading.Event()
-        self._wake_read, self._wake_write = os.pipe()
         self._thread: threading.Thread | None = None
+        self._wake_read = self._wake_write = -1
 
     def relay_batch(self) -> int:
         """Publish one batch in one transaction and return how many rows it published. The rows
@@ -152,22 +152,25 @@ class OutboxRelay:
         }
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="outbox-relay", daemon=True)
+        """Relay in a thread of its own until stop()."""
+        self._wake_read, self._wake_write = os.pipe()
+        self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the thread after its current batch; later calls do nothing."""
+        """Stop the thread after its current batch, waking it from any wait; later calls do nothing."""
         if self._stopping.is_set():
             return
         self._stopping.set()
+        if self._thread is None:
+            return
         os.write(self._wake_write, b"x")
-        if self._thread is not None:
-            self._thread.join(STOP_SECONDS)
-        if self._thread is None or not self._thread.is_alive():
+        self._thread.join(STOP_SECONDS)
+        if not self._thread.is_alive():
             os.close(self._wake_read)
             os.close(self._wake_write)
 
-    def run(self) -> None:
+    def _run(self) -> None:
         """Relay until stop(): on each notification, and at least once a SWEEP_SECONDS; back off on
         failure (PostgreSQL or RabbitMQ down) and retry, never dropping a row."""
         failures = 0
