@@ -32,6 +32,19 @@ LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 LAB_DB = "labtest"
 
 
+# A test is a `lab` test when it runs the whole lab as real processes: it uses one of these fixtures or
+# lives in one of these folders. `pytest -m "not lab"` leaves them out: the fast inner loop.
+LAB_FIXTURES = frozenset({"lab", "private_lab"})
+LAB_FOLDERS = ("lab", "faults")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.relative_to(ROOT / "tests").parts[0]
+        if folder in LAB_FOLDERS or LAB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.lab)
+
+
 @dataclass(frozen=True)
 class MailCatcher:
     smtp_host: str

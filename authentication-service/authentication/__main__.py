@@ -7,8 +7,7 @@ from typing import Any
 
 from authentication import create_app
 from authentication.config import Config
-from labkit.config import load_or_exit
-from labkit.serve import serve
+from labkit.serve import run_service
 
 
 def stop_relay(_arbiter: Any, worker: Any) -> None:
@@ -17,15 +16,8 @@ def stop_relay(_arbiter: Any, worker: Any) -> None:
 
 
 def main() -> None:
-    config = load_or_exit(Config.from_env, "authentication")
-    serve(
-        lambda: create_app(config),
-        service="authentication",
-        host=config.host,
-        port=config.port,
-        workers=2,
-        threads=8,
-        worker_exit=stop_relay,
+    run_service(
+        "authentication", Config.from_env, create_app, settings=lambda _config: {"worker_exit": stop_relay}
     )
 
 

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from frontend import create_app
 from frontend.config import Config
-from labkit.config import load_or_exit
-from labkit.serve import serve
+from labkit.serve import run_service
 
 
 def main() -> None:
-    config = load_or_exit(Config.from_env, "frontend")
-    serve(
-        lambda: create_app(config),
-        service="frontend",
-        host=config.host,
-        port=config.port,
-        workers=2,
-        threads=8,
-    )
+    run_service("frontend", Config.from_env, create_app)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from labkit.config import load_or_exit
-from labkit.serve import serve
+from labkit.serve import run_service
 from logger import grpc_server, xmlrpc_server
 from logger.app import create_app, store_of
 from logger.config import Config
@@ -55,19 +54,14 @@ class RpcAndGrpc:
         log.info("xmlrpc and gRPC stopped")
 
 
+def servers(config: Config) -> dict[str, Any]:
+    """gunicorn's hooks that start xmlrpc and gRPC in the worker and stop them with it."""
+    rpc_and_grpc = RpcAndGrpc(config)
+    return {"post_worker_init": rpc_and_grpc.start, "worker_exit": rpc_and_grpc.stop}
+
+
 def main() -> None:
-    config = load_or_exit(Config.from_env, "logger")
-    servers = RpcAndGrpc(config)
-    serve(
-        lambda: create_app(config),
-        service="logger",
-        host=config.host,
-        port=config.port,
-        workers=1,
-        threads=16,
-        post_worker_init=servers.start,
-        worker_exit=servers.stop,
-    )
+    run_service("logger", Config.from_env, create_app, workers=1, threads=16, settings=servers)
 
 
 if __name__ == "__main__":

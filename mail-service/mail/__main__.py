@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from labkit.config import load_or_exit
-from labkit.serve import serve
+from labkit.serve import run_service
 from mail import create_app
 from mail.config import Config
 
 
 def main() -> None:
-    config = load_or_exit(Config.from_env, "mail")
-    serve(
-        lambda: create_app(config), service="mail", host=config.host, port=config.port, workers=2, threads=8
-    )
+    run_service("mail", Config.from_env, create_app)
 
 
 if __name__ == "__main__":

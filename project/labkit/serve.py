@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 from gunicorn.http import errors
 from gunicorn.workers.gthread import ThreadWorker
 
+from labkit.config import load_or_exit
 from labkit.logs import configure_logging
 
 
@@ -126,3 +127,36 @@ def serve(
         **settings,
     }
     _Gunicorn(factory, options).run()
+
+
+class ServiceConfig(Protocol):
+    host: str
+    port: int
+
+
+C = TypeVar("C", bound=ServiceConfig)
+
+
+def run_service(
+    service: str,
+    load_config: Callable[[], C],
+    create_app: Callable[[C], Any],
+    *,
+    workers: int = 2,
+    threads: int = 8,
+    settings: Callable[[C], dict[str, Any]] | None = None,
+) -> None:
+    """What every HTTP service's `python -m` does: read its config from the environment (a bad variable
+    stops it, named), then serve create_app(config) with gunicorn on the config's host and port, with any
+    further gunicorn settings made from the config."""
+    config = load_or_exit(load_config, service)
+    extra = settings(config) if settings else {}
+    serve(
+        lambda: create_app(config),
+        service=service,
+        host=config.host,
+        port=config.port,
+        workers=workers,
+        threads=threads,
+        **extra,
+    )
