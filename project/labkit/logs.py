@@ -67,5 +67,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("pika", "urllib3", "pymongo", "grpc"):
+    for noisy in ("urllib3", "pymongo", "grpc"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # pika logs every failed connection attempt as errors with tracebacks; its callers log the failure
+    # once themselves (the listener's reconnects, the publishers' 503s).
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
