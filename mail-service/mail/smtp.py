@@ -1,4 +1,4 @@
-"""Sending over SMTP, one connection a message, failures mapped to the contract's statuses."""
+"""Sending over SMTP, each thread reusing its own connection, failures mapped to the contract's statuses."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import smtplib
 import socket
 import ssl
+import threading
 from email.message import EmailMessage
 
 from labkit.validation import ApiError
@@ -23,26 +24,48 @@ class Mailer:
     """MAIL_ENCRYPTION none: plain SMTP; tls: STARTTLS; ssl: SMTP over TLS from the first byte.
 
     TLS uses `ssl_context`, normally ssl.create_default_context() (certificate and host name verified).
+    Each thread keeps its connection (greeted, secured and logged in) for its next message, and checks
+    it with a NOOP first: a connection the server closed meanwhile is replaced before anything is sent,
+    so no message is ever sent twice. Any failure drops the connection.
     """
 
     def __init__(self, config: Config, ssl_context: ssl.SSLContext) -> None:
         self.config = config
         self.ssl_context = ssl_context
+        self.local = threading.local()
 
     def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+        client = self._client()
+        try:
+            client.send_message(message, sender, [recipient])
+        except OSError as exc:
+            self._drop()
+            raise self._failure(*_classify(exc), exc) from None
+
+    def _client(self) -> smtplib.SMTP:
+        """This thread's connection if it still answers, else a new one (or the contract's error)."""
+        client: smtplib.SMTP | None = getattr(self.local, "client", None)
+        if client is not None:
+            with contextlib.suppress(OSError):
+                if client.noop()[0] == 250:
+                    return client
+            self._drop()
         client = self._connect()
         try:
             if self.config.mail_encryption == "tls":
                 client.starttls(context=self.ssl_context)
             if self.config.mail_username:
                 client.login(self.config.mail_username, self.config.mail_password)
-            client.send_message(message, sender, [recipient])
         except OSError as exc:
+            client.close()
             raise self._failure(*_classify(exc), exc) from None
-        else:
-            with contextlib.suppress(OSError):
-                client.quit()
-        finally:
+        self.local.client = client
+        return client
+
+    def _drop(self) -> None:
+        client: smtplib.SMTP | None = getattr(self.local, "client", None)
+        self.local.client = None
+        if client is not None:
             client.close()
 
     def reachable(self) -> bool:

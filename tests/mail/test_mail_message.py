@@ -6,11 +6,23 @@ import re
 from datetime import UTC, datetime
 from email.headerregistry import Address
 
+import lxml.html
 import pytest
 
 from labkit.validation import ApiError
 from mail.config import Config
-from mail.message import Mail, build_message, paragraphs, parse_address, parse_mail, render_html, render_plain
+from mail.message import (
+    HTML_TEMPLATE,
+    Mail,
+    build_message,
+    inline_css,
+    paragraphs,
+    parse_address,
+    parse_mail,
+    render_html,
+    render_plain,
+    templates,
+)
 
 DEFAULT = Config().default_sender
 VALID = {"to": "you@example.com", "subject": "Hello", "message": "Hi there"}
@@ -123,3 +135,23 @@ def test_the_built_message_is_multipart_alternative_with_date_and_message_id() -
     assert message["Subject"] == "Greetings <b>"
     assert message["Date"] == "Wed, 01 May 2024 12:30:00 +0000"
     assert re.fullmatch(r"<[^@<>\s]+@mail\.example\.org>", message["Message-ID"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hello, world!",
+        'Quotes "x" & <script>alert(1)</script>, é ✓',
+        "one\n\ntwo\r\n\r\n  three\nstill three",
+    ],
+)
+def test_the_template_inlined_once_renders_what_inlining_each_message_would(text: str) -> None:
+    """The HTML part comes from a template whose CSS was inlined once: the same document as rendering
+    the plain template and inlining every message (the quotes' escaping aside, which parsing undoes)."""
+    mail = Mail(MAIL.sender, MAIL.to, f'Subject "{text[:5]}" <b>', text)
+    rendered = templates.get_template(HTML_TEMPLATE).render(subject=mail.subject, paragraphs=paragraphs(text))
+
+    def canonical(html: str) -> bytes:
+        return lxml.html.tostring(lxml.html.document_fromstring(html))
+
+    assert canonical(render_html(mail)) == canonical(inline_css(rendered))

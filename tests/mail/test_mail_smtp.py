@@ -47,7 +47,7 @@ class Recorder:
 
 @contextmanager
 def run_server(recorder: Recorder, **settings: object) -> Iterator[int]:
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), **settings)
+    controller = Controller(recorder, **{"hostname": "127.0.0.1", "port": free_port(), **settings})
     controller.start()
     try:
         yield controller.port
@@ -166,3 +166,37 @@ def test_a_server_that_stops_answering_is_a_504(
 
     assert response.status_code == 504
     assert response.get_json() == {"error": True, "message": "mail server timed out"}
+
+
+class Greetings(Recorder):
+    """A Recorder that also counts the sessions clients open (one EHLO each)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sessions = 0
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
+
+
+def test_one_connection_carries_a_threads_messages_and_a_closed_one_is_replaced(
+    mail_client: Callable[..., FlaskClient],
+) -> None:
+    greetings = Greetings()
+    port = free_port()
+    with run_server(greetings, port=port):
+        client = mail_client(mail_port=port)
+        for i in range(3):
+            assert client.post("/send", json={**MAIL, "subject": f"first {i}"}).status_code == 202
+        assert (greetings.sessions, len(greetings.received)) == (1, 3)
+
+    # The server went away and came back: the kept connection is found closed before the next message.
+    restarted = Greetings()
+    with run_server(restarted, port=port):
+        assert client.post("/send", json={**MAIL, "subject": "after the restart"}).status_code == 202
+        assert (restarted.sessions, len(restarted.received)) == (1, 1)
+        assert b"Subject: after the restart" in restarted.received[0]
