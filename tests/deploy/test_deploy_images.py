@@ -49,6 +49,14 @@ def test_hadolint_finds_nothing(service):
     assert result.returncode == 0, f"hadolint on {service.folder}/Dockerfile:\n{result.stdout}{result.stderr}"
 
 
+@pytest.mark.parametrize(
+    "dockerfile", sorted((ROOT / "project" / "images").glob("*/Dockerfile")), ids=lambda p: p.parent.name
+)
+def test_hadolint_finds_nothing_in_the_local_images(dockerfile):
+    result = run([venv_tool("hadolint"), "--no-color", dockerfile], cwd=ROOT)
+    assert result.returncode == 0, f"hadolint on {dockerfile}:\n{result.stdout}{result.stderr}"
+
+
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.folder)
 def test_image_is_multi_stage_slim_pinned_non_root_and_started_with_python_m(service):
     steps = instructions(service)
