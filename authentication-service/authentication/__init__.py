@@ -9,6 +9,7 @@ from flask import Flask
 
 from authentication.config import Config
 from authentication.db import DatabaseUnavailable
+from authentication.metrics import OutboxLag
 from authentication.routes import blueprint
 from authentication.service import Authenticator
 from labkit.web import init_app
@@ -27,7 +28,7 @@ def create_app(config: Config | None = None) -> Flask:
         log.warning("users table not migrated at start; retrying before the first query")
     app = Flask(__name__)
     app.extensions["authenticator"] = authenticator
-    init_app(app, authenticator.ready)
+    init_app(app, authenticator.ready, scrape_collectors=lambda: [OutboxLag(authenticator.relay)])
     app.register_blueprint(blueprint(authenticator))
     authenticator.relay.start()
     return app

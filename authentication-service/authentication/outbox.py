@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 
 from authentication.db import CONNECT_TIMEOUT_SECONDS, UserStore
+from authentication.metrics import PUBLISHED
 from labkit.amqp import Publisher
 from labkit.events import LogEvent
 from labkit.validation import ApiError
@@ -109,6 +110,7 @@ class OutboxRelay:
             published, failure = self.publish(events)
             if published:
                 mark_sent(conn, published)
+        PUBLISHED.inc(len(published))
         if failure is not None:
             raise failure
         return len(published)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_cors import CORS
 
-from broker import bench, routes
+from broker import bench, live, routes
 from broker.config import Config
 from broker.dependencies import Dependencies, readiness
 from broker.transports import RETRY_AFTER
@@ -29,4 +29,5 @@ def create_app(config: Config | None = None) -> Flask:
     )
     app.register_blueprint(routes.blueprint(config, Dependencies.connect(config)))
     app.register_blueprint(bench.blueprint(runner))
+    app.register_blueprint(live.blueprint(config))
     return app

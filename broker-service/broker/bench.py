@@ -307,7 +307,7 @@ class Clients:
 
     def __init__(self, config: Config, concurrency: int) -> None:
         self.logger = Downstream("logger", config.logger_url, read_timeout=5.0, pool_size=concurrency)
-        self.senders: dict[str, Sender] = log_senders(config, self.logger)
+        self.senders: dict[str, Sender] = log_senders(config, self.logger, path="direct")
 
     def thread_done(self, transport: str) -> Callable[[], None] | None:
         return self.senders[transport].close if transport in PER_THREAD else None

@@ -22,6 +22,7 @@ class Config:
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     log_transport: str = "rabbitmq"
     cors_origins: tuple[str, ...] = ("http://127.0.0.1:8081", "http://localhost:8081")
+    prometheus_url: str = "http://127.0.0.1:9090"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -36,4 +37,5 @@ class Config:
             amqp_url=env_url("AMQP_URL", cls.amqp_url, environ, schemes=("amqp", "amqps")),
             log_transport=env_choice("LOG_TRANSPORT", cls.log_transport, TRANSPORTS, environ),
             cors_origins=env_list("CORS_ORIGINS", ",".join(cls.cors_origins), environ),
+            prometheus_url=env_url("PROMETHEUS_URL", cls.prometheus_url, environ),
         )

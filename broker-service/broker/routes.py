@@ -8,6 +8,7 @@ from flask import Blueprint, Response, request
 
 from broker.config import Config
 from broker.dependencies import Dependencies
+from broker.metrics import refusals
 from broker.transports import relay
 from labkit.events import LogEvent
 from labkit.validation import ApiError, optional_str, require_object, require_str
@@ -64,10 +65,11 @@ def blueprint(config: Config, deps: Dependencies) -> Blueprint:
         return reply(f"Message sent to {message['to']}", status=202)
 
     def log(body: dict[str, Any], transport: str | None) -> Response:
-        event = LogEvent.parse(require_object(body, "log"), "log")
         chosen = transport or config.log_transport
         if chosen not in deps.senders:
             raise ApiError(400, f"unknown transport {chosen!r}: use {', '.join(deps.senders)}")
+        with refusals(chosen):
+            event = LogEvent.parse(require_object(body, "log"), "log")
         deps.senders[chosen].send(event)
         return reply(f"logged via {chosen}", {"transport": chosen, "event_id": event.event_id}, 202)
 

@@ -17,6 +17,7 @@ import grpc
 
 from broker import logs_pb2, logs_pb2_grpc
 from broker.config import Config
+from broker.metrics import Measured
 from labkit.amqp import Publisher
 from labkit.events import LogEvent
 from labkit.httpclient import Downstream
@@ -167,11 +168,13 @@ class HttpSender:
         """The shared Downstream session is closed by its owner."""
 
 
-def log_senders(config: Config, logger: Downstream) -> dict[str, Sender]:
-    """One sender per transport, as the broker's routes and its benchmark's direct paths use them."""
-    return {
+def log_senders(config: Config, logger: Downstream, path: str = "broker") -> dict[str, Sender]:
+    """One sender per transport, as the broker's routes (path "broker") and its benchmark's direct paths
+    (path "direct") use them, each send counted and timed under that path (broker.metrics)."""
+    senders: dict[str, Sender] = {
         "rabbitmq": RabbitSender(config.amqp_url),
         "rpc": RpcSender(config.logger_rpc_addr),
         "grpc": GrpcSender(config.logger_grpc_addr),
         "http": HttpSender(logger),
     }
+    return {transport: Measured(sender, transport, path) for transport, sender in senders.items()}

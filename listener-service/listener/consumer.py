@@ -28,6 +28,7 @@ from labkit.events import batch_bodies
 from labkit.httpclient import Downstream
 from labkit.logs import request_id_var
 from labkit.validation import ApiError
+from listener import metrics
 from listener.config import Config
 from listener.policy import TRANSPORT, Action, Backoff, DeadLetter, Store, action_for, decide
 
@@ -49,6 +50,7 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 class Delivery:
     tag: int
     decision: Store
+    published_at: float | None
 
 
 class Listener:
@@ -78,6 +80,7 @@ class Listener:
             if self._stopping.is_set():
                 break
             delay = backoff.next()
+            metrics.RECONNECTS.inc()
             log.info("reconnecting to rabbitmq in %.1fs", delay)
             self._stopping.wait(delay)
         self.logger.close()
@@ -93,6 +96,7 @@ class Listener:
             _channel: BlockingChannel, method: Basic.Deliver, properties: BasicProperties, body: bytes
         ) -> None:
             arrived.append((method.delivery_tag, properties, body))
+            metrics.received(bool(method.redelivered))
 
         try:
             channel = connection.channel()
@@ -147,6 +151,7 @@ class Listener:
                     extra={"request_id": properties.correlation_id},
                 )
                 channel.basic_reject(delivery_tag, requeue=False)
+                metrics.dead_lettered()
                 continue
             if decision.event_id_source != "body":
                 event = decision.event
@@ -156,7 +161,7 @@ class Listener:
                     event.event_id,
                     extra={"request_id": event.request_id},
                 )
-            deliveries.append(Delivery(delivery_tag, decision))
+            deliveries.append(Delivery(delivery_tag, decision, amqp.published_at(properties.headers)))
         events = [d.decision.event for d in deliveries]
         for count, body in batch_bodies(events, TRANSPORT):
             part, deliveries = deliveries[:count], deliveries[count:]
@@ -171,6 +176,8 @@ class Listener:
         if action is Action.ACK:
             # Every earlier delivery is settled already, so one ack covers the whole part.
             channel.basic_ack(part[-1].tag, multiple=True)
+            metrics.BATCH_EVENTS.observe(len(part))
+            metrics.acked([d.published_at for d in part])
             log.info(
                 "stored a batch of %d events", len(part), extra={"events": len(part), "bytes": len(body)}
             )
@@ -197,10 +204,12 @@ class Listener:
             request_id_var.reset(token)
         if action is Action.ACK:
             channel.basic_ack(d.tag)
+            metrics.acked([d.published_at])
             log.info("stored event %s", event.event_id, extra={"event_id": event.event_id})
         elif action is Action.DEAD_LETTER:
             log.warning("logger refused event %s (%s): dead-lettering it", event.event_id, message)
             channel.basic_reject(d.tag, requeue=False)
+            metrics.dead_lettered()
         return action is not None
 
     def _until_settled(
@@ -216,6 +225,7 @@ class Listener:
             if action is not Action.RETRY:
                 return action, message
             delay = retry.next()
+            metrics.RETRIES.inc()
             log.warning("logger could not store %s (%s %s); retrying in %.1fs", what, status, message, delay)
             if not self._pause(connection, delay):
                 log.info("stopping: %s left unacked for redelivery", what)

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from labkit.metrics import CONTENT_TYPE, exposition
 from labkit.validation import MAX_BODY_BYTES
 
 log = logging.getLogger("listener.health")
@@ -44,6 +45,8 @@ class _HealthHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.route == "/healthz":
             self._reply(200, {"error": False, "message": "alive"})
+        elif self.route == "/metrics":
+            self._metrics()
         elif self.route == "/readyz":
             checks = dict(self.server.ready_check())
             if all(checks.values()):
@@ -66,6 +69,15 @@ class _HealthHandler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed requests and unknown methods get the JSON envelope too, never an HTML page."""
         self._reply(code, {"error": True, "message": HTTPStatus(code).phrase.lower()})
+
+    def _metrics(self) -> None:
+        raw = exposition()
+        self.send_response(200)
+        self.send_header("Content-Type", CONTENT_TYPE)
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(raw)
 
     def _reply(self, status: int, body: dict[str, Any]) -> None:
         raw = json.dumps(body).encode()

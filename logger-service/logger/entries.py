@@ -4,11 +4,13 @@ how the HTTP API shows a stored one."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from labkit.events import LogEvent
+from logger import metrics
 from logger.store import Document, Inserted, LogStore
 
 log = logging.getLogger(__name__)
@@ -16,14 +18,21 @@ log = logging.getLogger(__name__)
 
 def write(store: LogStore, event: LogEvent, transport: str) -> Inserted:
     """Store the event once per event id."""
+    started = time.perf_counter()
     inserted = store.insert(event, transport)
+    metrics.write(transport, 1, time.perf_counter() - started)
+    metrics.stored(transport, int(inserted.created), int(not inserted.created))
     _log_stored(transport, event, inserted.created, entry_id=inserted.id)
     return inserted
 
 
 def write_many(store: LogStore, events: Sequence[LogEvent], transport: str) -> list[tuple[str, bool]]:
     """Store the events in one write, each once per event id: each one's event id and whether it is new."""
+    started = time.perf_counter()
     stored = store.insert_many(events, transport)
+    metrics.write(transport, len(events), time.perf_counter() - started)
+    new = sum(1 for _event_id, created in stored if created)
+    metrics.stored(transport, new, len(stored) - new)
     for event, (_event_id, created) in zip(events, stored, strict=True):
         _log_stored(transport, event, created)
     return stored

@@ -19,6 +19,7 @@ from labkit.frontdoor import front_door
 from labkit.validation import MAX_BODY_BYTES, ApiError
 from logger import logs_pb2, logs_pb2_grpc
 from logger.entries import write
+from logger.metrics import refusals
 from logger.store import LogStore
 
 SERVICE_NAME = logs_pb2.DESCRIPTOR.services_by_name["LogService"].full_name
@@ -48,7 +49,7 @@ class LogService(logs_pb2_grpc.LogServiceServicer):
     def WriteLog(self, request: logs_pb2.LogRequest, context: grpc.ServicerContext) -> logs_pb2.LogResponse:
         metadata = {item.key: item.value for item in context.invocation_metadata()}
         try:
-            with front_door("grpc WriteLog", metadata.get(REQUEST_ID_METADATA)):
+            with front_door("grpc WriteLog", metadata.get(REQUEST_ID_METADATA)), refusals("grpc"):
                 write(self.store, LogEvent.from_proto(request.logEntry), "grpc")
         except ApiError as exc:
             context.abort(STATUS_CODES.get(exc.status, grpc.StatusCode.INTERNAL), exc.message)

@@ -11,6 +11,7 @@ from labkit.events import LogEvent, check_level, parse_batch
 from labkit.validation import ApiError, optional_str, require_str
 from labkit.web import read_json_object, reply
 from logger.entries import as_json, as_timing, write, write_many
+from logger.metrics import refusals
 from logger.store import LogStore
 
 # The listener posts what it consumed from RabbitMQ with "rabbitmq", so the entry says how it travelled.
@@ -47,14 +48,16 @@ def blueprint(store: LogStore) -> Blueprint:
     def write_log() -> Response:
         body = read_json_object()
         transport = _transport(body)
-        inserted = write(store, LogEvent.parse(body), transport)
+        with refusals(transport):
+            inserted = write(store, LogEvent.parse(body), transport)
         return reply("logged", {"id": inserted.id, "event_id": inserted.event_id}, 202)
 
     @bp.post("/log/batch")
     def write_batch() -> Response:
         body = read_json_object()
         transport = _transport(body)
-        stored = write_many(store, parse_batch(body), transport)
+        with refusals(transport):
+            stored = write_many(store, parse_batch(body), transport)
         created = sum(1 for _event_id, new in stored if new)
         return reply("logged", {"stored": created, "duplicates": len(stored) - created}, 202)
 

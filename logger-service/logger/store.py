@@ -7,7 +7,8 @@ short so an unreachable server fails fast: every front door maps StoreUnavailabl
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -15,7 +16,7 @@ from typing import Any, NamedTuple
 import pymongo
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, MongoClient
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
 from labkit.events import LogEvent
 from labkit.validation import ApiError
@@ -24,6 +25,9 @@ COLLECTION = "logs"
 CONNECT_TIMEOUT_MS = 2000
 SOCKET_TIMEOUT_MS = 5000
 READY_TIMEOUT_S = 1.0
+# How long a caller waits for the group write that takes its documents: past the socket timeout, the
+# writer is stuck and the caller answers 503.
+GROUP_WAIT_S = SOCKET_TIMEOUT_MS / 1000 + 2.0
 DUPLICATE_KEY = 11000
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,74 @@ def _document(event: LogEvent, transport: str, now: datetime) -> Document:
     }
 
 
+class _Write:
+    """One caller's documents, waiting for the group write that takes them."""
+
+    def __init__(self, documents: list[Document]) -> None:
+        self.documents = documents
+        self.done = threading.Event()
+        self.already: set[int] = set()
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    """Group commit: one writer thread per process takes every write waiting when it is free and stores
+    them all with one insert_many, then answers each caller for its own documents. A lone write goes at
+    once (nothing waits for company); under load, the writes that arrive during one insert go together in
+    the next, so the store pays one round trip and one write for many events."""
+
+    def __init__(self, insert: Callable[[list[Document]], set[int]]) -> None:
+        self.insert = insert
+        self._waiting: list[_Write] = []
+        self._wake = threading.Condition()
+        self._writer: threading.Thread | None = None
+
+    @property
+    def waiting(self) -> int:
+        """How many callers' writes wait for the writer."""
+        with self._wake:
+            return len(self._waiting)
+
+    def write(self, documents: list[Document]) -> set[int]:
+        """Store the documents: the indexes of those whose event was already stored."""
+        pending = _Write(documents)
+        with self._wake:
+            self._waiting.append(pending)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._run, name="group-commit", daemon=True)
+                self._writer.start()
+            self._wake.notify()
+        if not pending.done.wait(GROUP_WAIT_S):
+            raise StoreUnavailable
+        if pending.error is not None:
+            raise pending.error
+        return pending.already
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._waiting:
+                    self._wake.wait()
+                group, self._waiting = self._waiting, []
+            self._write_group(group)
+
+    def _write_group(self, group: list[_Write]) -> None:
+        documents = [document for pending in group for document in pending.documents]
+        try:
+            already = self.insert(documents)
+        except Exception as exc:  # every caller of the group gets the error, raised in its own thread
+            for pending in group:
+                pending.error = exc
+        else:
+            start = 0
+            for pending in group:
+                end = start + len(pending.documents)
+                pending.already = {i - start for i in already if start <= i < end}
+                start = end
+        for pending in group:
+            pending.done.set()
+
+
 @contextmanager
 def _reachable() -> Iterator[None]:
     try:
@@ -82,6 +154,7 @@ class LogStore:
         )
         self.collection = self.client[database][COLLECTION]
         self._indexed = False
+        self.group = GroupCommit(self._insert_group)
 
     def ensure_indexes(self) -> None:
         """Create the indexes once per process; retried on the next write if the store was down.
@@ -104,17 +177,32 @@ class LogStore:
     def insert(self, event: LogEvent, transport: str) -> Inserted:
         """Store an event; a second insert of the same event id changes nothing and returns the first."""
         document = _document(event, transport, datetime.now(UTC))
-        self.ensure_indexes()
+        if not self._commit([document]):
+            return Inserted(str(document["_id"]), event.event_id, True)
         with _reachable():
-            return self._insert_once(document)
+            existing = self.collection.find_one({"event_id": event.event_id}, {"_id": 1})
+        if existing is None:
+            # Only a delete since the write gets here; the caller's retry stores the event.
+            raise StoreUnavailable
+        return Inserted(str(existing["_id"]), event.event_id, False)
 
     def insert_many(self, events: Sequence[LogEvent], transport: str) -> list[tuple[str, bool]]:
         """Store a batch in one write, each event once per event id: each event's id, and whether it
         is new (an event already stored, or twice in the batch, changes nothing)."""
         now = datetime.now(UTC)
         documents = [_document(event, transport, now) for event in events]
+        already = self._commit(documents)
+        return [(document["event_id"], i not in already) for i, document in enumerate(documents)]
+
+    def _commit(self, documents: list[Document]) -> set[int]:
+        """Write the documents with whatever other callers of this process are writing: the indexes of
+        those whose event was already stored. See GroupCommit."""
         self.ensure_indexes()
-        already: set[int] = set()
+        return self.group.write(documents)
+
+    def _insert_group(self, documents: list[Document]) -> set[int]:
+        """One unordered insert_many: the indexes of the documents whose event id was already stored
+        (before, or earlier in the same write); StoreUnavailable for anything else."""
         with _reachable():
             try:
                 self.collection.insert_many(documents, ordered=False)
@@ -124,19 +212,8 @@ class LogStore:
                 if failed or exc.details.get("writeConcernErrors"):
                     log.warning("batch write failed with codes %s", failed)
                     raise StoreUnavailable from None
-                already = {error["index"] for error in errors}
-        return [(document["event_id"], i not in already) for i, document in enumerate(documents)]
-
-    def _insert_once(self, document: Document) -> Inserted:
-        event_id = document["event_id"]
-        try:
-            return Inserted(str(self.collection.insert_one(document).inserted_id), event_id, True)
-        except DuplicateKeyError:
-            existing = self.collection.find_one({"event_id": event_id}, {"_id": 1})
-            if existing is None:
-                # Only a delete between the two calls gets here; the caller's retry stores the event.
-                raise StoreUnavailable from None
-            return Inserted(str(existing["_id"]), event_id, False)
+                return {error["index"] for error in errors}
+        return set()
 
     def newest(self, limit: int, level: str | None = None) -> list[Document]:
         """The newest entries, newest first; only those of one level when it is given."""

@@ -21,6 +21,7 @@ from labkit.frontdoor import front_door
 from labkit.net import split_addr
 from labkit.validation import MAX_BODY_BYTES, ApiError
 from logger.entries import write
+from logger.metrics import refusals
 from logger.store import LogStore
 
 # A client that connects and then stops sending frees its thread after this many seconds.
@@ -142,8 +143,9 @@ class LogRpcServer(ThreadingMixIn, SimpleXMLRPCServer):
             with front_door("xmlrpc LogInfo", payload.get("request_id") if payload else None):
                 if payload is None:
                     raise ApiError(400, "LogInfo takes one argument: a struct with name and data")
-                event = LogEvent.parse(payload)
-                write(self.store, event, "rpc")
+                with refusals("rpc"):
+                    event = LogEvent.parse(payload)
+                    write(self.store, event, "rpc")
                 return f"Processed payload via RPC:{event.name}"
         except ApiError as exc:
             raise xmlrpc.client.Fault(exc.status, exc.message) from None

@@ -1,6 +1,7 @@
 """One way in for every front door of every service (an HTTP route, an xmlrpc method, a gRPC method):
-the caller's correlation id set for the call, the call timed, one log line with its status, and any
-error turned into the ApiError the caller sees. A transport adds only its own translation of that
+the caller's correlation id set for the call, the call timed, one log line with its status, the call
+counted and its latency observed (labkit.metrics, by a bounded route), and any error turned into the
+ApiError the caller sees. A transport adds only its own translation of that
 status (an HTTP reply, an xmlrpc fault, a gRPC code)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from labkit.logs import accept_request_id, request_id_var
+from labkit.metrics import observe_call
 from labkit.validation import ApiError
 
 log = logging.getLogger("labkit.frontdoor")
@@ -26,10 +28,15 @@ def as_api_error(exc: BaseException) -> ApiError:
 
 
 class Call:
-    """One call through a front door, from its start to its end(), which writes its log line."""
+    """One call through a front door, from its start to its end(), which writes its log line and counts
+    it. `what` names the call in the log line; `route`, its metrics label, must come from a bounded set
+    (an HTTP call's URL rule, not its path); it is `what` when not given."""
 
-    def __init__(self, what: str, incoming_request_id: object, *, quiet: bool = False) -> None:
+    def __init__(
+        self, what: str, incoming_request_id: object, *, quiet: bool = False, route: str | None = None
+    ) -> None:
         self.what = what
+        self.route = route or what
         self.quiet = quiet
         self.status = 200
         self.request_id = accept_request_id(incoming_request_id)
@@ -42,8 +49,10 @@ class Call:
         return error
 
     def end(self) -> None:
+        seconds = time.perf_counter() - self._started
+        observe_call(self.route, self.status, seconds)
         if not self.quiet:
-            ms = round((time.perf_counter() - self._started) * 1000, 2)
+            ms = round(seconds * 1000, 2)
             log.info("%s %s", self.what, self.status, extra={"status": self.status, "ms": ms})
         request_id_var.reset(self._token)
 

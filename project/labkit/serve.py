@@ -1,19 +1,26 @@
-"""Serve a Flask app factory with gunicorn (gthread workers), logging JSON, stopping gracefully on SIGTERM."""
+"""Serve a Flask app factory with gunicorn (gthread workers), logging JSON, stopping gracefully on SIGTERM,
+with prometheus_client's multiprocess mode so GET /metrics counts every worker."""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+import tempfile
 from collections.abc import Callable
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 from gunicorn.http import errors
 from gunicorn.workers.gthread import ThreadWorker
+from prometheus_client import multiprocess
 
 from labkit.config import load_or_exit
 from labkit.logs import configure_logging
+from labkit.metrics import MULTIPROC_DIR
 
 
 def logging_dict(service: str) -> dict[str, Any]:
@@ -84,6 +91,37 @@ class NoAccessLogger(Logger):
         return False
 
 
+# Set to the PID of a process whose metrics directory is ready (see metrics_dir).
+_METRICS_READY = "LABKIT_METRICS_READY"
+
+
+def metrics_dir(service: str, port: int) -> None:
+    """Make sure this process runs with PROMETHEUS_MULTIPROC_DIR naming an empty directory of this
+    service's own (the variable's value when given, else one per service and port under the temp dir).
+
+    prometheus_client decides where samples live when it is first imported, and a service's modules
+    (which import it) are loaded before its config is read. So the first time, this empties the
+    directory, sets the variable and starts the same command again in this process (exec: same PID,
+    so supervisors and tests still hold the right one); the second time it returns at once."""
+    if os.environ.get(_METRICS_READY) == str(os.getpid()):
+        return
+    default = Path(tempfile.gettempdir()) / "labkit-metrics" / f"{service}-{port}"
+    path = Path(os.environ.get(MULTIPROC_DIR) or default)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_DIR] = str(path)
+    os.environ[_METRICS_READY] = str(os.getpid())
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])  # noqa: S606 (this very command, again)
+
+
+def worker_gone(_arbiter: Any, worker: Any) -> None:
+    """gunicorn's child_exit hook: a dead worker's live gauges leave the service's totals (its counters
+    and histograms stay: they count what it did)."""
+    multiprocess.mark_process_dead(worker.pid)
+
+
 class _Gunicorn(BaseApplication):
     def __init__(self, factory: Callable[[], Any], options: dict[str, Any]) -> None:
         self.factory = factory
@@ -124,6 +162,7 @@ def serve(
         "proc_name": service,
         # gunicorn's control socket defaults to one path per user, which the lab's services would share.
         "control_socket_disable": True,
+        "child_exit": worker_gone,
         **settings,
     }
     _Gunicorn(factory, options).run()
@@ -150,6 +189,7 @@ def run_service(
     stops it, named), then serve create_app(config) with gunicorn on the config's host and port, with any
     further gunicorn settings made from the config."""
     config = load_or_exit(load_config, service)
+    metrics_dir(service, config.port)
     extra = settings(config) if settings else {}
     serve(
         lambda: create_app(config),

@@ -1,10 +1,10 @@
-"""The lab's Flask conventions: the JSON envelope, request ids, body limits, health routes."""
+"""The lab's Flask conventions: the JSON envelope, request ids, body limits, health and metrics routes."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from labkit.frontdoor import Call, as_api_error
 from labkit.logs import REQUEST_ID_HEADER
+from labkit.metrics import CONTENT_TYPE, exposition
 from labkit.validation import MAX_BODY_BYTES, ApiError
 
 MAX_JSON_DEPTH = 64
@@ -78,16 +79,32 @@ def _check_sendable(body: dict[str, Any]) -> None:
 # A readiness check: a name per dependency, True when it answers. Other values (e.g. a relay's lag)
 # are shown in /readyz's data but do not decide readiness.
 ReadyCheck = Callable[[], Mapping[str, Any]]
+QUIET_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
-def init_app(app: Flask, ready_check: ReadyCheck) -> None:
-    """Give a Flask app the lab's envelope, correlation ids, request logging and /healthz, /readyz."""
+def route_label() -> str:
+    """The request's route as a metrics label: its method and URL rule ("GET /logs/<entry_id>"), or
+    "unmatched" for a path or method no route takes, so no client can make up new label values."""
+    rule = request.url_rule
+    return f"{request.method} {rule.rule}" if rule is not None else "unmatched"
+
+
+def init_app(
+    app: Flask, ready_check: ReadyCheck, *, scrape_collectors: Callable[[], Iterable[Any]] = tuple
+) -> None:
+    """Give a Flask app the lab's envelope, correlation ids, request logging and metrics, /healthz,
+    /readyz and /metrics. `scrape_collectors` adds prometheus_client collectors that measure when
+    Prometheus scrapes (e.g. a queue's lag read from the database)."""
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
 
     @app.before_request
     def _start() -> None:
-        quiet = request.path in ("/healthz", "/readyz")
-        g.call = Call(f"{request.method} {request.path}", request.headers.get(REQUEST_ID_HEADER), quiet=quiet)
+        g.call = Call(
+            f"{request.method} {request.path}",
+            request.headers.get(REQUEST_ID_HEADER),
+            quiet=request.path in QUIET_PATHS,
+            route=route_label(),
+        )
         # Every route, even one that never reads its body, refuses a body over the limit.
         if (request.content_length or 0) > MAX_BODY_BYTES:
             raise RequestEntityTooLarge()
@@ -129,3 +146,7 @@ def init_app(app: Flask, ready_check: ReadyCheck) -> None:
         if all(value for value in checks.values() if isinstance(value, bool)):
             return reply("ready", checks)
         return reply("not ready", checks, 503, error=True)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(exposition(scrape_collectors()), mimetype=None, content_type=CONTENT_TYPE)

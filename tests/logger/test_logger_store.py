@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +10,7 @@ import pytest
 
 from labkit.config import ConfigError
 from labkit.events import LogEvent
+from labtest import eventually
 from logger.config import Config
 from logger.store import Inserted, LogStore, StoreUnavailable
 
@@ -124,3 +126,39 @@ def test_config_defaults_follow_the_contract() -> None:
 def test_a_malformed_setting_stops_the_start_naming_the_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"^{variable} "):
         Config.from_env({variable: value})
+
+
+def test_writes_that_arrive_during_a_write_go_together_in_the_next_and_each_gets_its_own_answer(
+    store: LogStore,
+) -> None:
+    """Group commit: while one insert runs, the others queue; the next insert takes them all at once."""
+    group_sizes: list[int] = []
+    first_write_started, release_first_write = threading.Event(), threading.Event()
+    insert = store.group.insert
+
+    def observed(documents: list[dict]) -> set[int]:
+        group_sizes.append(len(documents))
+        if len(group_sizes) == 1:
+            first_write_started.set()
+            release_first_write.wait(10)
+        return insert(documents)
+
+    store.group.insert = observed
+    # Twenty events, four of them sent twice: sixteen distinct event ids.
+    events = [event("group", str(i), f"group-{i % 16}") for i in range(20)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        first = pool.submit(store.insert, events[0], "http")
+        assert first_write_started.wait(10)
+        rest = [pool.submit(store.insert, e, "http") for e in events[1:]]
+        eventually(lambda: store.group.waiting, lambda n: n == 19)
+        release_first_write.set()
+        results = [first.result(), *(future.result() for future in rest)]
+
+    assert group_sizes == [1, 19]
+    assert sum(result.created for result in results) == 16
+    by_event = {}
+    for result in results:
+        by_event.setdefault(result.event_id, set()).add(result.id)
+    assert all(len(ids) == 1 for ids in by_event.values()), "a repeat answers with the stored entry's id"
+    stored = {d["event_id"]: str(d["_id"]) for d in store.collection.find({"name": "group"})}
+    assert stored == {event_id: ids.pop() for event_id, ids in by_event.items()}
