@@ -36,8 +36,10 @@ from typing import Any, TextIO
 
 from flask import Blueprint, Response
 
+from broker import procstat
 from broker.config import TRANSPORTS, Config
-from broker.transports import LogEvent, Sender, log_senders
+from broker.transports import Sender, log_senders
+from labkit.events import LogEvent
 from labkit.httpclient import Downstream
 from labkit.logs import configure_logging
 from labkit.validation import ApiError
@@ -377,6 +379,8 @@ class Bench:
         self.config = config
         self.settings = settings
         self.run_id = uuid.uuid4().hex[:8]
+        # This process is the broker's child: the lab is what runs under the broker's supervisor.
+        self.lab_root = procstat.lab_root(os.getppid())
         self.cancel = threading.Event()
         self.load: Load | None = None
 
@@ -410,12 +414,14 @@ class Bench:
             if self.load is not None:
                 self.load.wait(STOP_WAIT_S)
             clients.close()
+        memory = procstat.usage(self.lab_root)
         data = {
             "n": self.settings.n,
             "concurrency": self.settings.concurrency,
             "started_at": started_at,
             "host": host,
             "paths": paths,
+            "memory_mib": {role: round(use.memory_bytes / 2**20, 1) for role, use in sorted(memory.items())},
         }
         yield _line({"type": "result", "error": False, "message": "benchmark done", "data": data})
 
@@ -464,17 +470,21 @@ class Bench:
 
         # A 202 on a synchronous transport means the event is stored; only RabbitMQ's stored count lags
         # behind its accepted one, so only its paths poll the count (which costs the store some time).
+        before = procstat.usage(self.lab_root)
         with StoredCount(logger, marker) if transport == QUEUED else nullcontext() as count:
             load.start()
             while not load.wait(PROGRESS_EVERY_S):
                 yield progress(count.value if count else load.accepted)
             if count:
                 yield from self._until_stored(count, load, progress)
+        after = procstat.usage(self.lab_root)
         status, body = logger.get("/logs/by-name", name=marker)
         if status != 200:
             raise ApiError(502, "logger service failed")
         yield progress(body["data"]["count"])
-        return measure(load, body["data"]["entries"])
+        result = measure(load, body["data"]["entries"])
+        result["cpu_ms_per_event"] = procstat.cpu_ms_per_event(before, after, result["stored"])
+        return result
 
     @staticmethod
     def _until_stored(count: StoredCount, load: Load, progress: Callable[[int], str]) -> Iterator[str]:
@@ -503,10 +513,11 @@ class Runner:
 
     def start(self, settings: Settings) -> Response:
         lock = self._lock()
-        response = Response(self._relay(settings), mimetype=NDJSON)
+        response = Response(self._relay(settings, lock), mimetype=NDJSON)
         response.headers["Cache-Control"] = "no-store"
         # Proxies (the Kubernetes ingress) pass each line on at once instead of buffering the answer.
         response.headers["X-Accel-Buffering"] = "no"
+        # Also when the answer is closed before the run has started.
         response.call_on_close(lambda: self._unlock(lock))
         return response
 
@@ -525,34 +536,45 @@ class Runner:
         return lock
 
     def _unlock(self, lock: TextIO) -> None:
+        """Remove the lock file and release it, once: a second call does nothing."""
+        if lock.closed:
+            return
         with suppress(FileNotFoundError):
             os.unlink(self.lock_path)
         lock.close()
 
-    def _relay(self, settings: Settings) -> Iterator[str]:
+    def _relay(self, settings: Settings, lock: TextIO) -> Iterator[str]:
         """The child's lines; closing early (the client went away) stops the child, which then waits
-        for the sends in flight. A child that ends without a last line is reported as failed."""
+        for the sends in flight. A child that ends without a last line is reported as failed. The last
+        line is held until the child has ended and the lock is released, so a client that has read it
+        can start the next run at once."""
         argv = [sys.executable, "-m", "broker.bench", json.dumps(asdict(self.config))]
         argv += [str(settings.n), str(settings.concurrency)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
-        finished = False
-        with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env) as child:
-            try:
-                for line in child.stdout or ():
-                    if not line.endswith("\n"):
-                        break  # cut off: the child died in the middle of a line
-                    finished = json.loads(line)["type"] in ("result", "error")
-                    yield line
-            finally:
-                if child.poll() is None:
-                    child.terminate()
+        last = None
+        try:
+            with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env) as child:
                 try:
-                    child.wait(STOP_WAIT_S + EXIT_GRACE_S)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-        if not finished:
+                    for line in child.stdout or ():
+                        if not line.endswith("\n"):
+                            break  # cut off: the child died in the middle of a line
+                        if json.loads(line)["type"] in ("result", "error"):
+                            last = line
+                        else:
+                            yield line
+                finally:
+                    if child.poll() is None:
+                        child.terminate()
+                    try:
+                        child.wait(STOP_WAIT_S + EXIT_GRACE_S)
+                    except subprocess.TimeoutExpired:
+                        child.kill()
+        finally:
+            self._unlock(lock)
+        if last is None:
             log.error("benchmark process ended with status %s and no result", child.returncode)
-            yield _error_line("internal error")
+            last = _error_line("internal error")
+        yield last
 
 
 def blueprint(runner: Runner) -> Blueprint:

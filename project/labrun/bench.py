@@ -51,6 +51,7 @@ COLUMNS = (
     "deliver p50",
     "deliver p95",
     "deliver p99",
+    "CPU ms/event",
 )
 
 
@@ -58,10 +59,10 @@ class BenchError(RuntimeError):
     """The benchmark could not run or finish; the message says why."""
 
 
-def _number(value: Any) -> str:
+def _number(value: Any, digits: int = 1) -> str:
     if value is None:
         return "-"
-    return f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"
+    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
 
 
 def table(result: dict[str, Any]) -> str:
@@ -86,8 +87,45 @@ def table(result: dict[str, Any]) -> str:
             cells += [_number(m["throughput_per_s"]), _number(m.get("accepted_per_s"))]
             cells += [_number(m["accept_ms"][p]) for p in PERCENTILES]
             cells += [_number(m["deliver_ms"][p]) for p in PERCENTILES]
+            cells.append(_number(m.get("cpu_ms_per_event", {}).get("total"), 2))
             lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", *cpu_table(result), "", *memory_table(result)]) + "\n"
+
+
+def cpu_table(result: dict[str, Any]) -> list[str]:
+    """CPU milliseconds per stored event, by process role (read from /proc), for each path."""
+    rows = [
+        (path, t, m["cpu_ms_per_event"]) for path in PATHS for t, m in result["paths"].get(path, {}).items()
+    ]
+    roles = sorted({role for *_, cpu in rows for role in cpu if role != "total"})
+    if not roles:
+        return []
+    lines = [
+        "CPU ms per stored event, by process (user + system time from /proc; the lab's total leaves out "
+        "the load generator):",
+        "",
+        "| path | transport | " + " | ".join(roles) + " | total |",
+        "|---|---|" + "---:|" * (len(roles) + 1),
+    ]
+    for path, transport, cpu in rows:
+        cells = [_number(cpu.get(role), 2) for role in roles]
+        lines.append(f"| {path} | {transport} | " + " | ".join(cells) + f" | {_number(cpu['total'], 2)} |")
+    return lines
+
+
+def memory_table(result: dict[str, Any]) -> list[str]:
+    """Each role's memory at the end of the run (proportional set size, MiB)."""
+    memory = result.get("memory_mib") or {}
+    if not memory:
+        return []
+    lab = sum(mib for role, mib in memory.items() if role != "load generator")
+    return [
+        "Memory at the end of the run (proportional set size, MiB):",
+        "",
+        "| " + " | ".join(memory) + " | lab total |",
+        "|" + "---:|" * (len(memory) + 1),
+        "| " + " | ".join(_number(mib) for mib in memory.values()) + f" | {_number(round(lab, 1))} |",
+    ]
 
 
 def chart(result: dict[str, Any], path: Path) -> None:

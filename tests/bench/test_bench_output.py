@@ -21,6 +21,7 @@ def metrics(rate: float) -> dict[str, Any]:
         "accepted_per_s": rate * 2,
         "accept_ms": {"p50": 1.5, "p95": 4.25, "p99": 9.0},
         "deliver_ms": {"p50": 2.0, "p95": 1234.5, "p99": None},
+        "cpu_ms_per_event": {"broker": 0.5, "logger": 0.25, "load generator": 0.3, "total": 0.75},
     }
 
 
@@ -35,6 +36,7 @@ RESULT = {
         }
         for path in ("broker", "direct")
     },
+    "memory_mib": {"broker": 80.5, "load generator": 30.0, "logger": 60.0},
 }
 
 
@@ -71,13 +73,26 @@ def test_the_table_has_a_row_per_path_and_transport() -> None:
         "deliver p50",
         "deliver p95",
         "deliver p99",
+        "CPU ms/event",
     ]
-    rows = [line for line in lines if line.startswith("| broker") or line.startswith("| direct")]
+    first_table = lines[: lines.index("", lines.index(header))]
+    rows = [line for line in first_table if line.startswith(("| broker", "| direct"))]
     assert [row.split("|")[1:3] for row in rows] == [
         [f" {path} ", f" {t} "] for path in ("broker", "direct") for t in TRANSPORTS
     ]
     assert rows[0] == (
         "| broker | rabbitmq | 2,000 | 2,000 | 2,000 | 0 | 100.0 | 200.0 "
-        "| 1.5 | 4.2 | 9.0 | 2.0 | 1,234.5 | - |"
+        "| 1.5 | 4.2 | 9.0 | 2.0 | 1,234.5 | - | 0.75 |"
     )
     assert "N = 2000 events per transport and path, concurrency 8" in lines[0]
+
+
+def test_the_cpu_table_has_a_column_per_role_and_the_memory_table_a_lab_total() -> None:
+    lines = table(RESULT).splitlines()
+
+    cpu_header = next(line for line in lines if line.startswith("| path | transport | broker"))
+    assert cpu_header == "| path | transport | broker | load generator | logger | total |"
+    cpu_rows = lines[lines.index(cpu_header) + 2 : lines.index(cpu_header) + 10]
+    assert cpu_rows[0] == "| broker | rabbitmq | 0.50 | 0.30 | 0.25 | 0.75 |"
+    assert len(cpu_rows) == 8
+    assert lines[-1] == "| 80.5 | 30.0 | 60.0 | 140.5 |", "the lab's total leaves out the load generator"

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from flask import Flask
@@ -65,20 +67,25 @@ def test_bad_settings_are_a_400(client: FlaskClient, body: object, message: str)
     assert response.get_json() == {"error": True, "message": message}
 
 
-def test_one_benchmark_at_a_time(client: FlaskClient) -> None:
-    first = client.post("/bench", json={"n": 1, "concurrency": 1})
-    assert first.status_code == 200
-    assert first.mimetype == NDJSON
+def test_one_benchmark_at_a_time(app: Flask) -> None:
+    """A run whose broker never answers (a socket that takes connections and stays silent) is still
+    running when the second asks; once the first answer is closed, a third may start."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        config = replace(app.extensions["broker.bench"].config, port=silent.getsockname()[1])
+        client = create_app(config).test_client()
+        first = client.post("/bench", json={"n": 1, "concurrency": 1})
+        assert first.status_code == 200
+        assert first.mimetype == NDJSON
 
-    second = client.post("/bench", json={"n": 1, "concurrency": 1})
-    assert second.status_code == 409
-    assert second.get_json() == {"error": True, "message": "a benchmark is already running"}
+        second = client.post("/bench", json={"n": 1, "concurrency": 1})
+        assert second.status_code == 409
+        assert second.get_json() == {"error": True, "message": "a benchmark is already running"}
 
-    first.close()
-    third = client.post("/bench", json={"n": 1, "concurrency": 1})
-    assert third.status_code == 200
-    third.close()
-    assert not os.path.exists(client.application.extensions["broker.bench"].lock_path), "lock file left"
+        first.close()
+        third = client.post("/bench", json={"n": 1, "concurrency": 1})
+        assert third.status_code == 200
+        third.close()
+        assert not os.path.exists(client.application.extensions["broker.bench"].lock_path), "lock file left"
 
 
 def test_the_page_may_start_a_run_cross_origin(client: FlaskClient) -> None:

@@ -153,8 +153,19 @@ function resultRow(path, transport, measured) {
       return td;
     }),
   );
-  row.append(element("td", "path", path), transportCell, ...counts, ...latencies);
+  // The lab's CPU per stored event, from /proc on the broker's machine (absent where it cannot be read).
+  const cpu = numberCell(measured.cpu_ms_per_event?.total ?? null, formatMs);
+  cpu.dataset.field = "cpu_ms_per_event";
+  cpu.title = cpuBreakdown(measured.cpu_ms_per_event);
+  row.append(element("td", "path", path), transportCell, ...counts, ...latencies, cpu);
   return row;
+}
+
+function cpuBreakdown(cpu) {
+  return Object.entries(cpu ?? {})
+    .filter(([role]) => role !== "total")
+    .map(([role, ms]) => `${role}: ${formatMs(ms)} ms`)
+    .join("\n");
 }
 
 const HOST_LABELS = { cpus: "CPUs", memory_gib: "memory GiB", load_1m: "load (1 min)" };
