@@ -23,6 +23,7 @@ COLUMNS = [
     "Throughput /s",
     "Accept ms",
     "Deliver ms",
+    "CPU ms/event",
     "p50",
     "p95",
     "p99",

@@ -7,6 +7,7 @@ stored once. A screenshot of the panel is kept with the run's artifacts.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -48,6 +49,10 @@ def test_a_benchmark_run_from_the_panel_shows_progress_charts_and_table(
             expect(row.locator('[data-field="sent"]')).to_have_text(str(N))
             expect(row.locator('[data-field="stored"]')).to_have_text(str(N))
             expect(row.locator('[data-field="duplicates"]')).to_have_text("0")
+            # The lab's CPU per stored event, read from /proc, with the broker and the logger in it.
+            cpu = row.locator('[data-field="cpu_ms_per_event"]')
+            expect(cpu).to_have_text(re.compile(r"^\d+\.\d+$"))
+            expect(cpu).to_have_attribute("title", re.compile(r"broker: .*logger: ", re.DOTALL))
             expect(page.locator(f'[data-testid="bench-progress-row"]{where}')).to_have_attribute(
                 "data-state", "done"
             )
