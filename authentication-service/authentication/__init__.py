@@ -7,12 +7,13 @@ import logging
 
 from flask import Flask
 
+from authentication import routes
 from authentication.config import Config
 from authentication.db import DatabaseUnavailable
 from authentication.metrics import OutboxLag
 from authentication.routes import blueprint
 from authentication.service import Authenticator
-from labkit.web import init_app
+from labkit.web import init_app, publish_openapi
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,10 @@ def create_app(config: Config | None = None) -> Flask:
         authenticator.users.migrate()
     except DatabaseUnavailable:
         log.warning("users table not migrated at start; retrying before the first query")
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.extensions["authenticator"] = authenticator
     init_app(app, authenticator.ready, scrape_collectors=lambda: [OutboxLag(authenticator.relay)])
     app.register_blueprint(blueprint(authenticator))
+    publish_openapi(app, routes.TITLE, routes.DESCRIPTION)
     authenticator.relay.start()
     return app

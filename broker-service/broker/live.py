@@ -19,6 +19,7 @@ from flask import Blueprint, Response
 
 from broker.config import TRANSPORTS, Config
 from labkit.amqp import DEAD_LETTER_QUEUE, QUEUE
+from labkit.openapi import Answer, operation
 from labkit.validation import ApiError
 from labkit.web import reply
 
@@ -162,6 +163,11 @@ def blueprint(config: Config) -> Blueprint:
     prometheus = Prometheus(config.prometheus_url)
 
     @routes.get("/metrics/live")
+    @operation(
+        "The live panel's numbers, read from Prometheus",
+        {200: Answer('"live metrics"', data={"type": "object"}), 503: Answer(f'"{UNAVAILABLE}"')},
+        tags=("metrics",),
+    )
     def live() -> Response:
         return reply("live metrics", snapshot(prometheus, config))
 

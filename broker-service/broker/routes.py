@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from broker import api
 from broker.config import Config
 from broker.dependencies import Dependencies
 from broker.metrics import refusals
@@ -19,14 +20,17 @@ def blueprint(config: Config, deps: Dependencies) -> Blueprint:
     routes = Blueprint("broker", __name__)
 
     @routes.post("/")
+    @api.HIT
     def hit() -> Response:
         return reply("Hit the broker")
 
     @routes.get("/ping")
+    @api.PING
     def ping() -> Response:
         return reply("pong")
 
     @routes.post("/handle")
+    @api.HANDLE
     def handle() -> Response:
         body = read_json_object()
         action = require_str(body, "action")
@@ -39,10 +43,12 @@ def blueprint(config: Config, deps: Dependencies) -> Blueprint:
         raise ApiError(400, f"unknown action {action!r}: use auth, log or mail")
 
     @routes.post("/log-grpc")
+    @api.LOG_GRPC
     def log_grpc() -> Response:
         return log(read_json_object(), "grpc")
 
     @routes.get("/logs")
+    @api.LOGS
     def logs() -> Response:
         query = {"limit": request.args.get("limit", "20")}
         if "level" in request.args:

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
+from frontend import routes
 from frontend.config import Config, origin
 from frontend.routes import blueprint
-from labkit.web import init_app
+from labkit.openapi import Answer, Operation, describe_endpoint
+from labkit.web import init_app, publish_openapi
+
+STATIC = Operation(
+    "The page's script, styles and icon",
+    {200: Answer("the file", media="*/*", schema={"type": "string"}), 404: Answer('"not found"')},
+    tags=("page",),
+)
 
 
 def security_headers(config: Config) -> dict[str, str]:
-    """Scripts and styles from this origin only; fetches to this origin and the broker; never framed."""
+    """Scripts and styles from this origin only; fetches to this origin and the broker; never framed.
+    Images may also be data: URIs, which Swagger UI's stylesheet uses for its icons."""
     policy = {
         "default-src": "'none'",
         "script-src": "'self'",
         "style-src": "'self'",
-        "img-src": "'self'",
+        "img-src": "'self' data:",
         "connect-src": f"'self' {origin(config.broker_url)}",
         "base-uri": "'none'",
         "form-action": "'none'",
@@ -40,4 +49,6 @@ def create_app(config: Config | None = None) -> Flask:
         return response
 
     app.register_blueprint(blueprint(config))
+    describe_endpoint(app, "static", STATIC)
+    publish_openapi(app, routes.TITLE, routes.DESCRIPTION)
     return app

@@ -1,4 +1,5 @@
-"""Liveness and readiness over HTTP with the standard library: the listener serves nothing else."""
+"""Liveness and readiness over HTTP with the standard library, and the OpenAPI document of these routes:
+the listener serves nothing else."""
 
 from __future__ import annotations
 
@@ -10,13 +11,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from labkit.logs import REQUEST_ID_HEADER, accept_request_id
 from labkit.metrics import CONTENT_TYPE, exposition
+from labkit.openapi import DOCUMENT_PATH, HEALTHZ, METRICS, OPENAPI, READYZ, build
 from labkit.validation import MAX_BODY_BYTES
 
 log = logging.getLogger("listener.health")
 
 ReadyCheck = Callable[[], Mapping[str, bool]]
-HEALTH_PATHS = ("/healthz", "/readyz")
+# Every route this server answers (GET, and HEAD as GET), each with its operation for the document.
+ROUTES = {"/healthz": HEALTHZ, "/readyz": READYZ, "/metrics": METRICS, DOCUMENT_PATH: OPENAPI}
+DOCUMENT = json.dumps(
+    build(
+        "listener",
+        "Consumes the RabbitMQ queue `logs` and hands the events to the logger; over HTTP it serves only "
+        "its health, its metrics and this document. Every answer carries X-Request-ID; every JSON answer "
+        "is the envelope.",
+        [(path, "get", described) for path, described in ROUTES.items()],
+    )
+)
 
 
 class _HealthHandler(BaseHTTPRequestHandler):
@@ -43,7 +56,9 @@ class _HealthHandler(BaseHTTPRequestHandler):
         return urlsplit(self.path).path
 
     def do_GET(self) -> None:
-        if self.route == "/healthz":
+        if self.route == DOCUMENT_PATH:
+            self._send(200, DOCUMENT.encode())
+        elif self.route == "/healthz":
             self._reply(200, {"error": False, "message": "alive"})
         elif self.route == "/metrics":
             self._metrics()
@@ -59,7 +74,7 @@ class _HealthHandler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
     def do_POST(self) -> None:
-        if self.route in HEALTH_PATHS:
+        if self.route in ROUTES:
             self._reply(405, {"error": True, "message": "method not allowed"})
         else:
             self._reply(404, {"error": True, "message": "not found"})
@@ -67,7 +82,12 @@ class _HealthHandler(BaseHTTPRequestHandler):
     do_PUT = do_PATCH = do_DELETE = do_POST
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Malformed requests and unknown methods get the JSON envelope too, never an HTML page."""
+        """Malformed requests get the JSON envelope too, never an HTML page. A method the server has no
+        handler for (OPTIONS, TRACE, ...) is answered as the other lab services answer it, 405 on a route
+        and 404 elsewhere, never the stdlib's 501: no 5xx for a client's mistake."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            self.do_POST()
+            return
         self._reply(code, {"error": True, "message": HTTPStatus(code).phrase.lower()})
 
     def _metrics(self) -> None:
@@ -80,9 +100,15 @@ class _HealthHandler(BaseHTTPRequestHandler):
             self.wfile.write(raw)
 
     def _reply(self, status: int, body: dict[str, Any]) -> None:
-        raw = json.dumps(body).encode()
+        self._send(status, json.dumps(body).encode())
+
+    def _send(self, status: int, raw: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        # As every lab service: the caller's correlation id when it is a valid one, else a new one.
+        headers = getattr(self, "headers", None)  # none yet when the request line itself is malformed
+        incoming = headers.get(REQUEST_ID_HEADER) if headers is not None else None
+        self.send_header(REQUEST_ID_HEADER, accept_request_id(incoming))
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()
         if self.command != "HEAD":

@@ -6,7 +6,8 @@ import logging
 
 from flask import Flask
 
-from labkit.web import init_app
+from labkit.web import init_app, publish_openapi
+from logger import routes
 from logger.config import Config
 from logger.routes import blueprint
 from logger.store import LogStore
@@ -23,10 +24,11 @@ def create_app(config: Config | None = None) -> Flask:
     store = LogStore(config.mongo_url, config.mongo_db)
     if not store.ready():
         log.warning("log store is not reachable yet; its indexes will be made on the first write")
-    app = Flask("logger")
+    app = Flask("logger", static_folder=None)
     app.extensions[_STORE] = store
     app.register_blueprint(blueprint(store))
     init_app(app, lambda: {"mongo": store.ready()})
+    publish_openapi(app, routes.TITLE, routes.DESCRIPTION, routes.SCHEMAS)
     return app
 
 

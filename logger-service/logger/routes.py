@@ -7,8 +7,21 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from labkit.events import LogEvent, check_level, parse_batch
-from labkit.validation import ApiError, optional_str, require_str
+from labkit.events import (
+    DEFAULT_LIST_LIMIT,
+    LEVELS,
+    MAX_BATCH_ENTRIES,
+    MAX_LIST_LIMIT,
+    LogEvent,
+    check_level,
+    event_schema,
+    level_schema,
+    list_limit_schema,
+    parse_batch,
+    stored_entry_schema,
+)
+from labkit.openapi import Answer, operation, ref
+from labkit.validation import ApiError, object_schema, optional_str, require_str, text_schema
 from labkit.web import read_json_object, reply
 from logger.entries import as_json, as_timing, write, write_many
 from logger.metrics import refusals
@@ -16,16 +29,14 @@ from logger.store import LogStore
 
 # The listener posts what it consumed from RabbitMQ with "rabbitmq", so the entry says how it travelled.
 HTTP_TRANSPORTS = ("http", "rabbitmq")
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 1000
 # GET /logs/by-name lists at most this many entries; its count is always the full one.
 MAX_NAMED = 50_000
 
 
 def _limit() -> int:
-    raw = request.args.get("limit", str(DEFAULT_LIMIT))
-    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_LIMIT):
-        raise ApiError(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
+    raw = request.args.get("limit", str(DEFAULT_LIST_LIMIT))
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_LIST_LIMIT):
+        raise ApiError(400, f"limit must be an integer from 1 to {MAX_LIST_LIMIT}")
     return int(raw)
 
 
@@ -41,10 +52,139 @@ def _transport(body: dict[str, Any]) -> str:
     return transport
 
 
+TITLE = "logger"
+DESCRIPTION = (
+    "Stores log events in MongoDB, once per event id. The same events also arrive over xmlrpc and gRPC "
+    "(not described here). Every answer is the JSON envelope; every answer carries X-Request-ID."
+)
+_TRANSPORT = {
+    "enum": [*HTTP_TRANSPORTS, None],
+    "description": "how the event travelled: http (absent or null) or rabbitmq (what the listener sends)",
+}
+_STORE_DOWN = Answer('"log store is unavailable"')
+_NAME = {"name": (text_schema("the events' name"), True)}
+SCHEMAS = {
+    "LogEvent": event_schema(),
+    "LogEntry": stored_entry_schema(),
+}
+
+WRITE = operation(
+    "Store one log event",
+    {
+        202: Answer(
+            '"logged": its id and event id (a second delivery of the same event id stores nothing new)',
+            data=object_schema(
+                {"id": {"type": "string"}, "event_id": {"type": "string"}}, additionalProperties=False
+            ),
+        ),
+        400: Answer(
+            f"a field missing or wrong (name must not be empty, level must be one of {', '.join(LEVELS)}...)"
+        ),
+        413: Answer("over 1 MiB, or the event over 1 MiB less 1 KiB as JSON"),
+        503: _STORE_DOWN,
+    },
+    body={
+        "allOf": [ref("LogEvent")],
+        "properties": {"request_id": {"description": "the correlation id to store"}, "transport": _TRANSPORT},
+    },
+)
+WRITE_BATCH = operation(
+    "Store a batch of log events: all of them or, on a wrong entry, none",
+    {
+        202: Answer(
+            '"logged": how many were stored and how many were already there',
+            data=object_schema(
+                {"stored": {"type": "integer"}, "duplicates": {"type": "integer"}}, additionalProperties=False
+            ),
+        ),
+        400: Answer(
+            "entries missing, empty or too many, or a wrong entry (entries[3].level must be one of ...)"
+        ),
+        413: Answer("over 1 MiB, or an entry over 1 MiB less 1 KiB as JSON"),
+        503: _STORE_DOWN,
+    },
+    body=object_schema(
+        {
+            "entries": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BATCH_ENTRIES,
+                "items": {
+                    "allOf": [ref("LogEvent")],
+                    "properties": {"request_id": {"description": "the correlation id to store"}},
+                },
+            }
+        },
+        {"transport": _TRANSPORT},
+    ),
+)
+LIST = operation(
+    "The newest stored entries, newest first",
+    {
+        200: Answer('"logs"', data={"type": "array", "items": ref("LogEntry")}),
+        400: Answer(f"limit not an integer from 1 to {MAX_LIST_LIMIT}, or an unknown level"),
+        503: _STORE_DOWN,
+    },
+    query={"limit": (list_limit_schema(), False), "level": (level_schema(), False)},
+)
+COUNT = operation(
+    "How many entries have this name",
+    {
+        200: Answer(
+            '"logs counted"',
+            data=object_schema(
+                {"name": {"type": "string"}, "count": {"type": "integer"}}, additionalProperties=False
+            ),
+        ),
+        400: Answer('"name is required", "name must not be empty"'),
+        503: _STORE_DOWN,
+    },
+    query=_NAME,
+)
+BY_NAME = operation(
+    f"The entries with this name, oldest first: their data and creation time (at most {MAX_NAMED})",
+    {
+        200: Answer(
+            '"logs"',
+            data=object_schema(
+                {
+                    "name": {"type": "string"},
+                    "count": {"type": "integer", "description": "all of them, even past the list's end"},
+                    "entries": {
+                        "type": "array",
+                        "maxItems": MAX_NAMED,
+                        "items": object_schema(
+                            {
+                                "data": {"type": ["string", "null"]},
+                                "created_at": {"type": ["string", "null"]},
+                            },
+                            additionalProperties=False,
+                        ),
+                    },
+                },
+                additionalProperties=False,
+            ),
+        ),
+        400: Answer('"name is required", "name must not be empty"'),
+        503: _STORE_DOWN,
+    },
+    query=_NAME,
+)
+GET = operation(
+    "One stored entry by its id",
+    {
+        200: Answer('"log entry"', data=ref("LogEntry")),
+        404: Answer('"log entry not found"'),
+        503: _STORE_DOWN,
+    },
+)
+
+
 def blueprint(store: LogStore) -> Blueprint:
     bp = Blueprint("logs", __name__)
 
     @bp.post("/log")
+    @WRITE
     def write_log() -> Response:
         body = read_json_object()
         transport = _transport(body)
@@ -53,6 +193,7 @@ def blueprint(store: LogStore) -> Blueprint:
         return reply("logged", {"id": inserted.id, "event_id": inserted.event_id}, 202)
 
     @bp.post("/log/batch")
+    @WRITE_BATCH
     def write_batch() -> Response:
         body = read_json_object()
         transport = _transport(body)
@@ -62,21 +203,25 @@ def blueprint(store: LogStore) -> Blueprint:
         return reply("logged", {"stored": created, "duplicates": len(stored) - created}, 202)
 
     @bp.get("/logs")
+    @LIST
     def list_logs() -> Response:
         return reply("logs", [as_json(document) for document in store.newest(_limit(), _level())])
 
     @bp.get("/logs/count")
+    @COUNT
     def count_logs() -> Response:
         name = require_str(request.args, "name")
         return reply("logs counted", {"name": name, "count": store.count_named(name)})
 
     @bp.get("/logs/by-name")
+    @BY_NAME
     def logs_by_name() -> Response:
         name = require_str(request.args, "name")
         entries = [as_timing(document) for document in store.named(name, MAX_NAMED)]
         return reply("logs", {"name": name, "count": store.count_named(name), "entries": entries})
 
     @bp.get("/logs/<entry_id>")
+    @GET
     def get_log(entry_id: str) -> Response:
         document = store.get(entry_id)
         if document is None:

@@ -17,7 +17,7 @@ from email_validator import validate_email
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 from premailer import Premailer
 
-from labkit.validation import ApiError, optional_str, require_str
+from labkit.validation import ApiError, nullable, object_schema, optional_str, require_str, text_schema
 
 HTML_TEMPLATE = "mail.html"
 # Every character str.splitlines() breaks on: any of them could end a header line somewhere downstream.
@@ -53,6 +53,24 @@ class Mail:
     to: Address
     subject: str
     message: str
+
+
+# What parse_mail takes, stated for the OpenAPI document; an address's validity is parse_address's.
+_ONE_LINE = {"not": {"pattern": f"[{''.join(LINE_BREAKS)}]"}}
+MAIL_SCHEMA = object_schema(
+    {
+        "to": text_schema(
+            'one address, bare or with a display name ("Jane <jane@example.com>")', allOf=[_ONE_LINE]
+        ),
+        "subject": text_schema(allOf=[_ONE_LINE]),
+        "message": text_schema("the text; blank lines part paragraphs"),
+    },
+    {
+        "from": nullable(
+            text_schema("the sender's address; absent means FROM_NAME <FROM_ADDRESS>", allOf=[_ONE_LINE])
+        )
+    },
+)
 
 
 def parse_mail(body: Mapping[str, Any], default_sender: Address) -> Mail:

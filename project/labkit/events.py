@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from labkit.logs import accept_request_id, new_id, request_id_var
-from labkit.validation import MAX_BODY_BYTES, ApiError, optional_str, require_str
+from labkit.validation import (
+    MAX_BODY_BYTES,
+    ApiError,
+    Schema,
+    nullable,
+    object_schema,
+    optional_str,
+    require_str,
+    text_schema,
+)
 
 LEVELS = ("INFO", "WARNING", "ERROR")
 DEFAULT_LEVEL = "INFO"
@@ -24,6 +33,9 @@ MAX_EVENT_ID_LENGTH = 128
 MAX_EVENT_JSON_BYTES = MAX_BODY_BYTES - 1024
 # The most entries one batch request may carry.
 MAX_BATCH_ENTRIES = 1000
+# GET /logs (the logger's, and the broker's that relays it): how many of the newest entries it lists.
+DEFAULT_LIST_LIMIT = 20
+MAX_LIST_LIMIT = 1000
 # XML 1.0 cannot carry these characters, and its parsers turn a carriage return into a line feed.
 _NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\r\x0e-\x1f\ufffe\uffff]")
 
@@ -47,6 +59,59 @@ def check_level(raw: str, field: str = "level") -> str:
     if level not in LEVELS:
         raise ApiError(400, f"{field} must be one of {', '.join(LEVELS)}")
     return level
+
+
+def level_schema() -> Schema:
+    """What check_level takes: one of LEVELS in any case, INFO when absent."""
+    cases = "|".join("".join(f"[{c}{c.lower()}]" for c in level) for level in LEVELS)
+    return {
+        "anyOf": [{"enum": list(LEVELS)}, {"type": "string", "pattern": f"^({cases})$"}, {"type": "null"}],
+        "description": f"{', '.join(LEVELS)} in any case (stored upper-case); "
+        f"absent or null means {DEFAULT_LEVEL}",
+    }
+
+
+def event_schema(description: str = "A log event") -> Schema:
+    """The fields LogEvent.parse checks, from the same constants; the size limit is stated, since a
+    JSON Schema cannot count the event's JSON bytes."""
+    return object_schema(
+        {"name": text_schema("what happened"), "data": text_schema("the event's text")},
+        {
+            "level": level_schema(),
+            "event_id": nullable(
+                text_schema(
+                    "The event's id, for idempotent retries: stored once whatever the transport",
+                    maxLength=MAX_EVENT_ID_LENGTH,
+                )
+            ),
+        },
+        description=f"{description}. As compact JSON it is at most {MAX_EVENT_JSON_BYTES} bytes "
+        '(1 MiB less 1 KiB): a larger one is a 413 "log entry is larger than 1 MiB as JSON".',
+    )
+
+
+def stored_entry_schema() -> Schema:
+    """A stored entry as GET /logs shows it (the logger's entries.as_json)."""
+    stamp = {"type": ["string", "null"], "description": "ISO-8601, UTC"}
+    nullable_text = {"type": ["string", "null"]}
+    return object_schema(
+        {
+            "id": {"type": "string"},
+            "name": nullable_text,
+            "data": nullable_text,
+            "level": {"anyOf": [{"enum": list(LEVELS)}, {"type": "null"}]},
+            "transport": nullable_text,
+            "event_id": nullable_text,
+            "request_id": nullable_text,
+            "created_at": stamp,
+            "updated_at": stamp,
+        },
+        additionalProperties=False,
+    )
+
+
+def list_limit_schema() -> Schema:
+    return {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT, "default": DEFAULT_LIST_LIMIT}
 
 
 @dataclass(frozen=True, slots=True)

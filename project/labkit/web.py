@@ -14,6 +14,17 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from labkit.frontdoor import Call, as_api_error
 from labkit.logs import REQUEST_ID_HEADER
 from labkit.metrics import CONTENT_TYPE, exposition
+from labkit.openapi import (
+    DOCUMENT_PATH,
+    HEALTHZ,
+    METRICS,
+    OPENAPI,
+    READYZ,
+    Schema,
+    build,
+    describes,
+    flask_operations,
+)
 from labkit.validation import MAX_BODY_BYTES, ApiError
 
 MAX_JSON_DEPTH = 64
@@ -137,10 +148,12 @@ def init_app(
         return response
 
     @app.get("/healthz")
+    @describes(HEALTHZ)
     def healthz() -> Response:
         return reply("alive")
 
     @app.get("/readyz")
+    @describes(READYZ)
     def readyz() -> Response:
         checks = dict(ready_check())
         if all(value for value in checks.values() if isinstance(value, bool)):
@@ -148,5 +161,21 @@ def init_app(
         return reply("not ready", checks, 503, error=True)
 
     @app.get("/metrics")
+    @describes(METRICS)
     def metrics() -> Response:
         return Response(exposition(scrape_collectors()), mimetype=None, content_type=CONTENT_TYPE)
+
+
+def publish_openapi(
+    app: Flask, title: str, description: str, schemas: Mapping[str, Schema] | None = None
+) -> None:
+    """Serve the app's OpenAPI document at GET /openapi.json, built from its routes at the first request
+    (call it once every blueprint is registered)."""
+    built: list[str] = []
+
+    @app.get(DOCUMENT_PATH)
+    @describes(OPENAPI)
+    def openapi_document() -> Response:
+        if not built:
+            built.append(json.dumps(build(title, description, flask_operations(app), schemas)))
+        return Response(built[0], mimetype="application/json")

@@ -35,7 +35,8 @@ HEALTH = cases(
     Case("put-readyz", json.dumps({"x": MARK}), 405, "method not allowed", "PUT", "/readyz"),
     Case("delete-healthz", None, 405, "method not allowed", "DELETE", "/healthz"),
     Case("post-unknown", json.dumps({"x": MARK}), 404, "not found", "POST", "/log"),
-    Case("options", None, 501, "not implemented", "OPTIONS", "/healthz"),
+    Case("options", None, 405, "method not allowed", "OPTIONS", "/healthz"),
+    Case("trace-unknown", None, 404, "not found", "TRACE", "/admin"),
     Case("over-1mib", MARK * (MIB // len(MARK) + 1), 413, TOO_LARGE, "POST", "/healthz"),
 )
 
