@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pymongo
@@ -20,8 +21,9 @@ import requests
 
 from labkit.net import tcp_reachable
 from labrun import backing
+from labrun.__main__ import RABBITMQ_METRICS_PORT, install_missing
 from labrun.procs import Proc, free_port
-from labrun.services import Backing
+from labrun.services import Backing, scrape_targets
 from labtest import Lab
 from mailcatcher import MailCatcher as LocalCatcher
 
@@ -146,6 +148,8 @@ def lab(pg_dsn: str, mongo_url: str, amqp_url: str, mail_catcher, artifacts: Pat
         smtp_host=mail_catcher.smtp_host,
         smtp_port=mail_catcher.smtp_port,
         mail_ui_url=mail_catcher.api_url,
+        # The broker's live panel reads this Prometheus, which the `prometheus` fixture starts when asked.
+        prometheus_url=f"http://127.0.0.1:{free_port()}",
     )
     lab = Lab(backing, artifacts / "lab")
     try:
@@ -153,6 +157,25 @@ def lab(pg_dsn: str, mongo_url: str, amqp_url: str, mail_catcher, artifacts: Pat
     finally:
         codes = lab.stop_all()
     assert codes == dict.fromkeys(codes, 0), f"every service stops cleanly on SIGTERM: {codes}"
+
+
+@pytest.fixture(scope="session")
+def prometheus(lab: Lab, run_dir: Path, artifacts: Path) -> Iterator[str]:
+    """Debian's Prometheus (installed when missing, as `make run` does) scraping the lab every 2 s, on
+    the port the lab's broker reads; stopped by PID at the end. Its URL."""
+    port = urlsplit(lab.backing.prometheus_url).port
+    targets = scrape_targets(lab.ports, f"127.0.0.1:{RABBITMQ_METRICS_PORT}")
+    try:
+        spec = backing.prometheus(run_dir / "prometheus", port, targets)
+    except backing.MissingProgram as missing:
+        if not install_missing(missing):
+            pytest.fail(str(missing))
+        spec = backing.prometheus(run_dir / "prometheus", port, targets)
+    proc = Proc.start_spec(spec, artifacts)
+    try:
+        yield lab.backing.prometheus_url
+    finally:
+        proc.stop()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import Counter, Histogram
 
+from broker.config import TRANSPORTS
 from labkit.events import LogEvent
 from labkit.metrics import LATENCY_BUCKETS, outcome
 from labkit.validation import ApiError
@@ -33,6 +34,13 @@ SEND_SECONDS = Histogram(
     ["transport", "path"],
     buckets=LATENCY_BUCKETS,
 )
+
+
+# Each transport and path starts at 0, so Prometheus sees the first event as a rise.
+for _transport in TRANSPORTS:
+    for _path in PATHS:
+        LOG_EVENTS.labels(_transport, _path, "accepted", "202")
+        SEND_SECONDS.labels(_transport, _path)
 
 
 def _count(transport: str, path: str, status: int) -> None:

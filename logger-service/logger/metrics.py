@@ -35,6 +35,11 @@ WRITE_EVENTS = Histogram(
 
 _REASONS = {400: "invalid", 413: "too_large", 503: "store_unavailable"}
 
+# Every transport an entry can be stored with starts at 0, so Prometheus sees the first event as a rise.
+for _transport in ("rabbitmq", "rpc", "grpc", "http"):
+    STORED.labels(_transport)
+    DUPLICATES.labels(_transport)
+
 
 @contextmanager
 def refusals(transport: str) -> Iterator[None]:

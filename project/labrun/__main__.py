@@ -15,17 +15,21 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from labkit.net import tcp_reachable
 from labrun import backing
 from labrun.procs import ServerSpec, free_port, wait_until
-from labrun.services import ORDER, Backing, Ports, service_envs, service_spec
+from labrun.scrape import write_scrape_config
+from labrun.services import ORDER, Backing, Ports, scrape_targets, service_envs, service_spec
 from labrun.supervisor import write_config
 
 PROJECT = Path(__file__).resolve().parent.parent
 RUN = Path(os.environ.get("LABRUN_DIR", PROJECT / ".run")).resolve()
 DATA = RUN / "data"
 LOCAL_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PROMETHEUS_PORT = 9090
+RABBITMQ_METRICS_PORT = 15692
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -43,7 +47,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
 class Plan:
     """Which backing servers the lab uses, and the private ones it must start."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], ports: Ports) -> None:
         self.env = env
         self.specs: list[ServerSpec] = []
         self.notes: list[str] = []
@@ -53,6 +57,7 @@ class Plan:
         self.amqp_url, self.rabbitmq_ui_url = self._rabbitmq()
         self.mongo_url = self._mongo()
         self.smtp_host, self.smtp_port, self.mail_ui_url = self._mail()
+        self.prometheus_url = self._prometheus(ports)
 
     def _private(self, spec: ServerSpec, what: str) -> None:
         self.specs.append(spec)
@@ -79,11 +84,31 @@ class Plan:
         else:
             self.epmd_port = free_port()
             spec = backing.rabbitmq(
-                DATA / "rabbitmq", port=5672, management_port=15672, epmd_port=self.epmd_port, dist_port=25672
+                DATA / "rabbitmq",
+                port=5672,
+                management_port=15672,
+                prometheus_port=RABBITMQ_METRICS_PORT,
+                epmd_port=self.epmd_port,
+                dist_port=25672,
             )
             self._private(spec, "RabbitMQ")
             ui = "http://127.0.0.1:15672"
         return "amqp://guest:guest@127.0.0.1:5672/", ui
+
+    def _prometheus(self, ports: Ports) -> str:
+        """Prometheus: PROMETHEUS_URL as given, else the one on 9090 (whose scrape config is its owner's:
+        labrun writes ours to .run/prometheus.yml to add), else Debian's, private, data under .run."""
+        targets = scrape_targets(ports, f"{urlsplit(self.amqp_url).hostname}:{RABBITMQ_METRICS_PORT}")
+        if "PROMETHEUS_URL" in self.env:
+            self.notes.append("Prometheus: PROMETHEUS_URL from the environment")
+            return self.env["PROMETHEUS_URL"]
+        if tcp_reachable("127.0.0.1", PROMETHEUS_PORT):
+            mine = RUN / "prometheus.yml"
+            write_scrape_config(mine, targets)
+            self.notes.append(f"Prometheus: the one on 127.0.0.1:{PROMETHEUS_PORT} (the lab's jobs: {mine})")
+        else:
+            self._private(backing.prometheus(DATA / "prometheus", PROMETHEUS_PORT, targets), "Prometheus")
+        return f"http://127.0.0.1:{PROMETHEUS_PORT}"
 
     def _mongo(self) -> str:
         if "MONGO_URL" in self.env:
@@ -120,14 +145,14 @@ def install_missing(error: backing.MissingProgram) -> bool:
     return subprocess.run(["apt-get", "install", "-y", "-q", package], check=False, env=env).returncode == 0
 
 
-def make_plan(env: dict[str, str]) -> Plan:
-    for _ in range(2):
+def make_plan(env: dict[str, str], ports: Ports) -> Plan:
+    for _ in range(3):
         try:
-            return Plan(env)
+            return Plan(env, ports)
         except backing.MissingProgram as error:
             if not install_missing(error):
                 sys.exit(f"labrun: {error}")
-    return Plan(env)
+    return Plan(env, ports)
 
 
 def banner(ports: Ports, plan: Plan) -> str:
@@ -138,6 +163,7 @@ def banner(ports: Ports, plan: Plan) -> str:
     ]
     if plan.rabbitmq_ui_url:
         rows.append(("RabbitMQ management", f"{plan.rabbitmq_ui_url} (guest/guest)"))
+    rows.append(("Prometheus", plan.prometheus_url))
     lines = ["", "The lab is up:"] + [f"  {name:<20} {url}" for name, url in rows]
     lines += ["", *(f"  {note}" for note in plan.notes), "", "Ctrl-C stops everything.", ""]
     return "\n".join(lines)
@@ -176,7 +202,7 @@ def run() -> int:
     busy = [str(port) for port in vars(ports).values() if tcp_reachable("127.0.0.1", port)]
     if busy:
         sys.exit(f"labrun: port(s) {', '.join(busy)} already in use: is the lab running already?")
-    plan = make_plan(env)
+    plan = make_plan(env, ports)
     lab = Backing(
         dsn=plan.dsn,
         mongo_url=plan.mongo_url,
@@ -185,6 +211,7 @@ def run() -> int:
         smtp_port=plan.smtp_port,
         mail_ui_url=plan.mail_ui_url,
         rabbitmq_ui_url=plan.rabbitmq_ui_url,
+        prometheus_url=plan.prometheus_url,
     )
     envs = service_envs(ports, lab)
     services = [service_spec(name, envs[name]) for name in ORDER]

@@ -15,7 +15,8 @@ import psycopg
 from psycopg import sql
 
 from labkit.net import tcp_reachable
-from labrun.procs import ServerSpec
+from labrun.procs import ServerSpec, http_ready
+from labrun.scrape import write_scrape_config
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -132,18 +133,27 @@ def delete_vhost(name: str) -> None:
 
 
 def rabbitmq(
-    base: Path, *, port: int, management_port: int, epmd_port: int, dist_port: int, host: str = "127.0.0.1"
+    base: Path,
+    *,
+    port: int,
+    management_port: int,
+    prometheus_port: int,
+    epmd_port: int,
+    dist_port: int,
+    host: str = "127.0.0.1",
 ) -> ServerSpec:
-    """A private RabbitMQ node with the management plugin, its data and its own epmd port of ours."""
+    """A private RabbitMQ node with the management and rabbitmq_prometheus plugins (a node the lab starts
+    itself, so it may choose its plugins), its data and its own epmd port of ours."""
     server = _program("rabbitmq-server", "rabbitmq-server", ("/usr/lib/rabbitmq/bin",))
     user = _as_user("rabbitmq")
 
     def prepare() -> None:
         base.mkdir(parents=True, exist_ok=True)
-        (base / "enabled_plugins").write_text("[rabbitmq_management].\n")
+        (base / "enabled_plugins").write_text("[rabbitmq_management,rabbitmq_prometheus].\n")
         (base / "rabbitmq.conf").write_text(
             f"listeners.tcp.default = {host}:{port}\n"
             f"management.tcp.ip = {host}\nmanagement.tcp.port = {management_port}\n"
+            f"prometheus.tcp.ip = {host}\nprometheus.tcp.port = {prometheus_port}\n"
         )
         _own(base, user)
 
@@ -162,7 +172,7 @@ def rabbitmq(
     return ServerSpec(
         name="rabbitmq",
         argv=[server],
-        ready=lambda: tcp_reachable(host, port) and tcp_reachable(host, management_port),
+        ready=lambda: all(tcp_reachable(host, p) for p in (port, management_port, prometheus_port)),
         env=env,
         user=user,
         prepare=prepare,
@@ -175,6 +185,30 @@ def stop_epmd(epmd_port: int) -> None:
     if epmd and tcp_reachable("127.0.0.1", epmd_port):
         env = {**os.environ, "ERL_EPMD_PORT": str(epmd_port)}
         subprocess.run([epmd, "-kill"], env=env, capture_output=True, timeout=10, check=False)
+
+
+# Prometheus
+
+
+def prometheus(
+    datadir: Path, port: int, targets: dict[str, list[str]], host: str = "127.0.0.1"
+) -> ServerSpec:
+    """Debian's Prometheus scraping the lab (labrun.scrape writes its config), its data in `datadir`."""
+    server = _program("prometheus", "prometheus")
+    config = datadir / "prometheus.yml"
+    return ServerSpec(
+        name="prometheus",
+        argv=[
+            server,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={datadir / 'tsdb'}",
+            "--storage.tsdb.retention.time=2d",
+            f"--web.listen-address={host}:{port}",
+            "--log.level=warn",
+        ],
+        ready=http_ready(f"http://{host}:{port}/-/ready"),
+        prepare=lambda: write_scrape_config(config, targets),
+    )
 
 
 # The MongoDB wire protocol (SecantusDB) and the mail catcher

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,19 @@ def free_port() -> int:
                 continue
         return port
     raise RuntimeError(f"no free port from {FIRST_FREE_PORT} to {ephemeral_start}")
+
+
+def http_ready(url: str) -> Callable[[], bool]:
+    """A readiness check: GET url answers 200."""
+
+    def check() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (our own http URL)
+                return response.status == 200
+        except OSError:
+            return False
+
+    return check
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:

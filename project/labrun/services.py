@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from labrun.procs import ServerSpec, free_port
+from labrun.procs import ServerSpec, free_port, http_ready
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -51,6 +49,7 @@ class Backing:
     mongo_db: str = "logs"
     mail_ui_url: str = ""
     rabbitmq_ui_url: str = ""
+    prometheus_url: str = ""
 
 
 def service_envs(ports: Ports, backing: Backing, host: str = "127.0.0.1") -> dict[str, dict[str, str]]:
@@ -93,6 +92,7 @@ def service_envs(ports: Ports, backing: Backing, host: str = "127.0.0.1") -> dic
             "LOGGER_GRPC_ADDR": f"{host}:{ports.logger_grpc}",
             "AMQP_URL": backing.amqp_url,
             "CORS_ORIGINS": url(ports.frontend),
+            **({"PROMETHEUS_URL": backing.prometheus_url} if backing.prometheus_url else {}),
         },
         "frontend": {
             "PORT": str(ports.frontend),
@@ -103,15 +103,13 @@ def service_envs(ports: Ports, backing: Backing, host: str = "127.0.0.1") -> dic
     }
 
 
-def _http_ready(url: str) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (our own http URL)
-                return response.status == 200
-        except OSError:
-            return False
-
-    return check
+def scrape_targets(ports: Ports, rabbitmq_metrics: str, host: str = "127.0.0.1") -> dict[str, list[str]]:
+    """What Prometheus scrapes: each service's GET /metrics by name, and RabbitMQ's rabbitmq_prometheus
+    plugin at host:port (scraped even when off, so its "up" says so)."""
+    return {
+        **{name: [f"{host}:{getattr(ports, name)}"] for name in ORDER},
+        "rabbitmq": [rabbitmq_metrics],
+    }
 
 
 def service_spec(name: str, env: dict[str, str], host: str = "127.0.0.1") -> ServerSpec:
@@ -120,7 +118,7 @@ def service_spec(name: str, env: dict[str, str], host: str = "127.0.0.1") -> Ser
     return ServerSpec(
         name=name,
         argv=[sys.executable, "-m", name],
-        ready=_http_ready(f"http://{host}:{env['PORT']}/readyz"),
+        ready=http_ready(f"http://{host}:{env['PORT']}/readyz"),
         env={"PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1", "HOST": host, **env},
         cwd=ROOT,
     )

@@ -49,6 +49,7 @@ def private_servers(data_dir: Path, artifacts: Path) -> Iterator[PrivateServers]
         data_dir / "rabbitmq",
         port=amqp_port,
         management_port=ui_port,
+        prometheus_port=free_port(),
         epmd_port=epmd_port,
         dist_port=dist_port,
     )
