@@ -135,7 +135,8 @@ def fuzz(case: Any, lab: Lab, service: str) -> None:
 
 @schemathesis.pytest.from_fixture("broker_api").parametrize()
 @FUZZ
-def test_fuzz_broker(case: Any, lab: Lab) -> None:
+def test_fuzz_broker(case: Any, lab: Lab, prometheus: str) -> None:
+    """With Prometheus running, as in `make run`, so GET /metrics/live has what it reads."""
     fuzz(case, lab, "broker")
 
 
