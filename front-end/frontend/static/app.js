@@ -2,6 +2,7 @@
 // Everything shown comes from the network, so it is written with textContent, never as HTML.
 
 import { initCompare } from "./compare.js";
+import { initLive } from "./live.js";
 
 const config = JSON.parse(document.getElementById("lab-config").textContent);
 const REQUEST_TIMEOUT_MS = 15000;
@@ -224,4 +225,5 @@ function bindButtons() {
 
 bindButtons();
 initCompare(config);
+initLive(config);
 pollLogs();
