@@ -62,6 +62,10 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Send every logger's records to stdout as JSON lines. Safe to call more than once."""
+    # A line carries none of the caller's file, line, thread or process names: skip collecting them
+    # (the logging HOWTO's "Optimization" settings; about a fifth of the cost of each line).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
