@@ -12,7 +12,7 @@ from frontend_markup import Page
 from frontend import create_app
 from frontend.config import Config
 
-MODULES = ("/static/app.js", "/static/compare.js", "/static/charts.js")
+MODULES = ("/static/app.js", "/static/compare.js", "/static/charts.js", "/static/live.js")
 COLUMNS = [
     "Path",
     "Transport",
@@ -115,7 +115,7 @@ def test_the_panel_scripts_are_modules_from_this_origin(client: FlaskClient) -> 
     assert 'from "./compare.js"' in sources["/static/app.js"]
     assert 'from "./charts.js"' in sources["/static/compare.js"]
     imports = re.findall(r'^import [^;]* from "([^"]+)";$', "\n".join(sources.values()), re.MULTILINE)
-    assert sorted(imports) == ["./charts.js", "./compare.js"]
+    assert sorted(imports) == ["./charts.js", "./charts.js", "./compare.js", "./live.js"]
 
 
 def test_the_panel_scripts_write_text_only_and_set_no_inline_style(client: FlaskClient) -> None:
