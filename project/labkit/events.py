@@ -54,9 +54,9 @@ def _field(where: str, name: str) -> str:
 
 
 def check_level(raw: str, field: str = "level") -> str:
-    """A level as stored and routed (any case is taken), or the contract's 400 naming the field."""
+    """A level as stored and routed (any ASCII case is taken), or the contract's 400 naming the field."""
     level = raw.upper()
-    if level not in LEVELS:
+    if level not in LEVELS or not raw.isascii():
         raise ApiError(400, f"{field} must be one of {', '.join(LEVELS)}")
     return level
 

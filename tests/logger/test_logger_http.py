@@ -143,7 +143,7 @@ def test_get_logs_filters_by_level_in_any_case(client: FlaskClient) -> None:
     assert len(client.get("/logs").get_json()["data"]) == 4
 
 
-@pytest.mark.parametrize("level", ["DEBUG", "", "log.INFO"])
+@pytest.mark.parametrize("level", ["DEBUG", "", "log.INFO", "\u0131nfo"])
 def test_an_unknown_level_filter_is_a_400(client: FlaskClient, level: str) -> None:
     response = client.get(f"/logs?level={level}")
 
