@@ -21,7 +21,7 @@ from deploy_support import (
 )
 
 SERVICES = lab_services()
-BACKING = {"postgres", "mongo", "rabbitmq", "mailhog"}
+BACKING = {"postgres", "mongo", "rabbitmq", "mailhog", "prometheus"}
 USER_PORTS = {"8080", "8081", "8025", "15672"}
 CREDENTIAL_URL = re.compile(r"://[^/@\s]+:[^/@\s]+@")
 
@@ -116,7 +116,13 @@ def test_addresses_name_compose_services_on_their_ports():
         name: {v for k, v in spec.get("environment", {}).items() if k.endswith("PORT")}
         for name, spec in specs.items()
     }
-    ports |= {"postgres": {"5432"}, "mongo": {"27017"}, "rabbitmq": {"5672"}, "mailhog": {"1025"}}
+    ports |= {
+        "postgres": {"5432"},
+        "mongo": {"27017"},
+        "rabbitmq": {"5672"},
+        "mailhog": {"1025"},
+        "prometheus": {"9090"},
+    }
     for name, spec in specs.items():
         for key, value in spec.get("environment", {}).items():
             parts = urlsplit(value if "://" in value else f"//{value}")
