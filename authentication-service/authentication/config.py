@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from labkit import amqp
 from labkit.config import ConfigError, env_int, env_port, env_str, env_url
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/users"
@@ -21,7 +22,7 @@ class Config:
     host: str = "0.0.0.0"
     port: int = 8082
     dsn: str = DEFAULT_DSN
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    amqp_url: str = amqp.DEFAULT_URL
     bcrypt_cost: int = DEFAULT_BCRYPT_COST
 
     @classmethod

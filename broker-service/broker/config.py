@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from labkit import amqp
 from labkit.config import env_addr, env_choice, env_list, env_port, env_str, env_url
 
 TRANSPORTS = ("rabbitmq", "rpc", "grpc", "http")
@@ -19,7 +20,7 @@ class Config:
     logger_url: str = "http://127.0.0.1:8083"
     logger_rpc_addr: str = "127.0.0.1:5001"
     logger_grpc_addr: str = "127.0.0.1:50001"
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    amqp_url: str = amqp.DEFAULT_URL
     log_transport: str = "rabbitmq"
     cors_origins: tuple[str, ...] = ("http://127.0.0.1:8081", "http://localhost:8081")
     prometheus_url: str = "http://127.0.0.1:9090"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from labkit import amqp
 from labkit.config import env_port, env_str, env_url
 
 # Twice the consumer's batch (BATCH_MAX): the next batch arrives while one is being stored.
@@ -15,7 +16,7 @@ PREFETCH = 200
 class Config:
     host: str = "0.0.0.0"
     port: int = 8085
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    amqp_url: str = amqp.DEFAULT_URL
     logger_url: str = "http://127.0.0.1:8083"
     prefetch: int = PREFETCH
 

@@ -18,6 +18,9 @@ from pika.adapters.blocking_connection import BlockingChannel
 from labkit.events import LEVELS, LogEvent
 from labkit.validation import ApiError
 
+# AMQP_URL's native default: RabbitMQ's built-in guest user, which RabbitMQ admits only from localhost.
+# Compose, Kubernetes and the tests set AMQP_URL.
+DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 EXCHANGE = "logs_topic"
 QUEUE = "logs"
 DEAD_LETTER_EXCHANGE = "logs_dead_letter"

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from labkit import amqp
 from labkit.net import tcp_reachable
 from labrun import backing
 from labrun.procs import ServerSpec, free_port, wait_until
@@ -93,7 +94,7 @@ class Plan:
             )
             self._private(spec, "RabbitMQ")
             ui = "http://127.0.0.1:15672"
-        return "amqp://guest:guest@127.0.0.1:5672/", ui
+        return amqp.DEFAULT_URL, ui
 
     def _prometheus(self, ports: Ports) -> str:
         """Prometheus: PROMETHEUS_URL as given, else the one on 9090 (whose scrape config is its owner's:

@@ -30,10 +30,10 @@ SECRET_NAME = re.compile(r"passw|pwd|secret|token|api_?key", re.IGNORECASE)
 # Every credential the source may hold, as (file, literal). Keep this list tiny; each entry is a
 # documented lab default that the contract names.
 ALLOWED = {
-    # AMQP_URL's native default: RabbitMQ's built-in guest user, which RabbitMQ admits only from
-    # localhost. Compose, Kubernetes and the tests set AMQP_URL.
-    ("broker-service/broker/config.py", "amqp://guest:guest@127.0.0.1:5672/"),
-    ("listener-service/listener/config.py", "amqp://guest:guest@127.0.0.1:5672/"),
+    # AMQP_URL's native default, defined once for the broker, the listener, the authentication service
+    # and the native runner: RabbitMQ's built-in guest user, which RabbitMQ admits only from localhost.
+    # Compose, Kubernetes and the tests set AMQP_URL.
+    ("project/labkit/amqp.py", "amqp://guest:guest@127.0.0.1:5672/"),
     # The contract's seed user admin@example.com / verysecret, which the migration creates (hashed).
     ("authentication-service/authentication/db.py", "verysecret"),
 }
