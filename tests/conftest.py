@@ -18,6 +18,7 @@ import psycopg
 import pymongo
 import pytest
 import requests
+from answers import BrokerAnswers, checking
 
 from labkit.net import tcp_reachable
 from labrun import backing
@@ -153,10 +154,13 @@ def lab(pg_dsn: str, mongo_url: str, amqp_url: str, mail_catcher, artifacts: Pat
     )
     lab = Lab(backing, artifacts / "lab")
     try:
-        yield lab.start_all()
+        answers = BrokerAnswers(lab.start_all().broker)
+        with checking(answers):
+            yield lab
     finally:
         codes = lab.stop_all()
     assert codes == dict.fromkeys(codes, 0), f"every service stops cleanly on SIGTERM: {codes}"
+    assert answers.checked > 0, "the broker's answers were checked against its OpenAPI document"
 
 
 @pytest.fixture(scope="session")
