@@ -30,8 +30,8 @@ env-file: ## Create project/.env from .env.example if it is missing (never overw
 images: docker-engine env-file ## Say which images the lab runs; with IMAGES=local, make the Python base from Debian
 ifeq ($(IMAGES),local)
 	@echo "Images: local (IMAGES=local), built here from Debian packages and PyPI, no registry needed:"
-	@echo "  the lab's services on Python 3.11 from Debian (debootstrap), PostgreSQL 15 and RabbitMQ from Debian,"
-	@echo "  SecantusDB standing in for MongoDB and the lab's mail catcher for MailHog."
+	@echo "  the lab's services on Python 3.11 from Debian (debootstrap), PostgreSQL 15, RabbitMQ and Prometheus from"
+	@echo "  Debian, SecantusDB standing in for MongoDB and the lab's mail catcher for MailHog."
 	$(DOCKER_DIR)/images/python-base/rootfs.sh $(LOCAL_ROOTFS_IMAGE) $(LOCAL_CACHE)/cache
 	rm -rf $(LOCAL_CACHE)/ca-certificates && mkdir -p $(LOCAL_CACHE)/ca-certificates
 	if [ -d $(HOST_CA_CERTIFICATES) ]; then cp -R $(HOST_CA_CERTIFICATES)/. $(LOCAL_CACHE)/ca-certificates/; fi

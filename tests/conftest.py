@@ -22,10 +22,10 @@ from answers import BrokerAnswers, checking
 
 from labkit.net import tcp_reachable
 from labrun import backing
-from labrun.__main__ import RABBITMQ_METRICS_PORT, install_missing
+from labrun.__main__ import RABBITMQ_METRICS_PORT
 from labrun.procs import Proc, free_port
 from labrun.services import Backing, scrape_targets
-from labtest import Lab
+from labtest import Lab, prometheus_spec
 from mailcatcher import MailCatcher as LocalCatcher
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,9 +35,9 @@ LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 LAB_DB = "labtest"
 
 
-# A test is a `lab` test when it runs the whole lab as real processes: it uses one of these fixtures or
-# lives in one of these folders. `pytest -m "not lab"` leaves them out: the fast inner loop.
-LAB_FIXTURES = frozenset({"lab", "private_lab"})
+# A test is a `lab` test when it runs the whole lab as real processes (natively or in containers): it
+# uses one of these fixtures or lives in one of these folders. `pytest -m "not lab"` leaves them out: the fast inner loop.
+LAB_FIXTURES = frozenset({"lab", "private_lab", "docker_lab"})
 LAB_FOLDERS = ("lab", "faults")
 
 
@@ -169,13 +169,7 @@ def prometheus(lab: Lab, run_dir: Path, artifacts: Path) -> Iterator[str]:
     the port the lab's broker reads; stopped by PID at the end. Its URL."""
     port = urlsplit(lab.backing.prometheus_url).port
     targets = scrape_targets(lab.ports, f"127.0.0.1:{RABBITMQ_METRICS_PORT}")
-    try:
-        spec = backing.prometheus(run_dir / "prometheus", port, targets)
-    except backing.MissingProgram as missing:
-        if not install_missing(missing):
-            pytest.fail(str(missing))
-        spec = backing.prometheus(run_dir / "prometheus", port, targets)
-    proc = Proc.start_spec(spec, artifacts)
+    proc = Proc.start_spec(prometheus_spec(run_dir / "prometheus", port, targets), artifacts)
     try:
         yield lab.backing.prometheus_url
     finally:

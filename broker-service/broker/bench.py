@@ -32,6 +32,7 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, nullcontext, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TextIO
 
 from flask import Blueprint, Response
@@ -62,6 +63,8 @@ STOP_WAIT_S = 15.0
 EXIT_GRACE_S = 5.0
 CALL_TIMEOUT_S = 10.0
 PERCENTILES = (50, 95, 99)
+# Events each client sends over a path, unmeasured, just before that path is measured.
+WARMUP_PER_CLIENT = 5
 NDJSON = "application/x-ndjson"
 
 
@@ -395,10 +398,15 @@ class Bench:
             for transport in TRANSPORTS:
                 for path in PATHS:
                     marker = f"bench-{self.run_id}-{path}-{transport}"
-                    if path == "broker":
-                        load = self._through_broker(broker, transport, marker)
-                    else:
-                        load = self._direct(clients, transport, marker)
+                    make = (
+                        partial(self._through_broker, broker)
+                        if path == "broker"
+                        else partial(self._direct, clients)
+                    )
+                    self._warm_up(
+                        make(transport, f"{marker}-warmup", WARMUP_PER_CLIENT * self.settings.concurrency)
+                    )
+                    load = make(transport, marker, self.settings.n)
                     paths[path][transport] = yield from self._run_path(
                         load, clients.logger, path, transport, marker
                     )
@@ -425,25 +433,34 @@ class Bench:
         }
         yield _line({"type": "result", "error": False, "message": "benchmark done", "data": data})
 
-    def _load(self, send: Callable[[int], None], thread_done: Callable[[], None] | None = None) -> Load:
-        self.load = Load(self.settings.n, self.settings.concurrency, send, self.cancel, thread_done)
+    def _load(
+        self, n: int, send: Callable[[int], None], thread_done: Callable[[], None] | None = None
+    ) -> Load:
+        self.load = Load(n, self.settings.concurrency, send, self.cancel, thread_done)
         return self.load
 
-    def _through_broker(self, broker: BrokerClient, transport: str, marker: str) -> Load:
+    def _warm_up(self, load: Load) -> None:
+        """A few events per client over the path about to be measured, under a marker of their own and
+        not measured: the numbers leave out what a freshly started lab pays once (connections, pools,
+        each server thread's and request path's first use)."""
+        load.start()
+        load.wait(STALL_S)
+
+    def _through_broker(self, broker: BrokerClient, transport: str, marker: str, n: int) -> Load:
         def send(seq: int) -> None:
             broker.handle(
                 {"action": "log", "log": {"name": marker, "data": str(seq)}, "transport": transport}
             )
 
-        return self._load(send, broker.close)
+        return self._load(n, send, broker.close)
 
-    def _direct(self, clients: Clients, transport: str, marker: str) -> Load:
+    def _direct(self, clients: Clients, transport: str, marker: str, n: int) -> Load:
         sender = clients.senders[transport]
 
         def send(seq: int) -> None:
             sender.send(LogEvent(name=marker, data=str(seq), event_id=f"{marker}-{seq}"))
 
-        return self._load(send, clients.thread_done(transport))
+        return self._load(n, send, clients.thread_done(transport))
 
     def _run_path(
         self,
