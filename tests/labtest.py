@@ -12,14 +12,27 @@ from typing import Any, TypeVar
 
 import pika
 import psycopg
+import pytest
 
 from authentication.config import MIN_BCRYPT_COST
 from authentication.passwords import hash_password
 from labkit import amqp
-from labrun.procs import Proc, free_port, wait_until
+from labrun import backing
+from labrun.__main__ import install_missing
+from labrun.procs import Proc, ServerSpec, free_port, wait_until
 from labrun.services import ORDER, Backing, Ports, service_envs, service_spec
 
-__all__ = ["AmqpTap", "Lab", "Published", "add_user", "amqp_tap", "eventually", "free_port", "wait_until"]
+__all__ = [
+    "AmqpTap",
+    "Lab",
+    "Published",
+    "add_user",
+    "amqp_tap",
+    "eventually",
+    "free_port",
+    "prometheus_spec",
+    "wait_until",
+]
 
 T = TypeVar("T")
 
@@ -44,6 +57,17 @@ def add_user(dsn: str, email: str, password: str, *, active: int = 1) -> None:
             "VALUES (%s, 'Test', 'Person', %s, %s)",
             (email, hash_password(password, MIN_BCRYPT_COST), active),
         )
+
+
+def prometheus_spec(datadir: Path, port: int, targets: dict[str, list[str]]) -> ServerSpec:
+    """Debian's Prometheus on `port` scraping `targets` every 2 s, as `make run` starts it: installed with
+    apt when missing (as `make run` does when root), else the test fails naming the package."""
+    try:
+        return backing.prometheus(datadir, port, targets)
+    except backing.MissingProgram as missing:
+        if not install_missing(missing):
+            pytest.fail(str(missing))
+        return backing.prometheus(datadir, port, targets)
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,20 @@ import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pymongo
 import pytest
+from chromium import browser, page
 from faultlab import FaultLab, PrivateServers, Server
 from pymongo.collection import Collection
 
 from labrun import backing
 from labrun.procs import free_port
-from labrun.services import ORDER, Backing, Ports
-from labtest import eventually
+from labrun.services import ORDER, Backing, Ports, scrape_targets
+from labtest import eventually, prometheus_spec
+
+__all__ = ["browser", "page"]
 
 LOGS_DB = "logs"
 # Logins cost ~0.3 s of CPU each at bcrypt's default cost of 12; hashing is not what these tests are about.
@@ -44,12 +48,12 @@ def data_dir() -> Iterator[Path]:
 def private_servers(data_dir: Path, artifacts: Path) -> Iterator[PrivateServers]:
     log_dir = artifacts / "faults"
     pg_port, amqp_port, ui_port, epmd_port, dist_port = (free_port() for _ in range(5))
-    mongo_port, smtp_port, inbox_port = free_port(), free_port(), free_port()
+    mongo_port, smtp_port, inbox_port, metrics_port = free_port(), free_port(), free_port(), free_port()
     rabbitmq = backing.rabbitmq(
         data_dir / "rabbitmq",
         port=amqp_port,
         management_port=ui_port,
-        prometheus_port=free_port(),
+        prometheus_port=metrics_port,
         epmd_port=epmd_port,
         dist_port=dist_port,
     )
@@ -68,8 +72,11 @@ def private_servers(data_dir: Path, artifacts: Path) -> Iterator[PrivateServers]
             smtp_port=smtp_port,
             mail_ui_url=f"http://127.0.0.1:{inbox_port}",
             rabbitmq_ui_url=f"http://127.0.0.1:{ui_port}",
+            # The broker's live panel reads this Prometheus, which `private_prometheus` starts when asked.
+            prometheus_url=f"http://127.0.0.1:{free_port()}",
         ),
         epmd_port=epmd_port,
+        rabbitmq_metrics=f"127.0.0.1:{metrics_port}",
     )
     try:
         with ThreadPoolExecutor(len(servers.all)) as pool:
@@ -91,6 +98,21 @@ def private_lab(private_servers: PrivateServers, artifacts: Path) -> Iterator[Fa
     finally:
         codes = lab.stop_all()
     assert codes == dict.fromkeys(codes, 0), f"every service stops cleanly on SIGTERM: {codes}"
+
+
+@pytest.fixture(scope="session")
+def private_prometheus(
+    private_servers: PrivateServers, private_lab: FaultLab, data_dir: Path, artifacts: Path
+) -> Iterator[Server]:
+    """Debian's Prometheus scraping the private lab and its RabbitMQ node's rabbitmq_prometheus plugin, on
+    the port the private broker reads; tests may stop and start it (Server.down)."""
+    port = urlsplit(private_servers.backing.prometheus_url).port
+    targets = scrape_targets(private_lab.ports, private_servers.rabbitmq_metrics)
+    server = Server(prometheus_spec(data_dir / "prometheus", port, targets), artifacts / "faults").start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

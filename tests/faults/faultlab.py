@@ -75,6 +75,8 @@ class PrivateServers:
     smtp: Server
     backing: Backing
     epmd_port: int
+    # The node's rabbitmq_prometheus plugin, host:port.
+    rabbitmq_metrics: str
 
     @property
     def all(self) -> tuple[Server, ...]:
