@@ -19,6 +19,9 @@ from labrun.procs import ServerSpec, http_ready
 from labrun.scrape import write_scrape_config
 
 PROJECT = Path(__file__).resolve().parent.parent
+# The plugins of every RabbitMQ node the lab starts itself, native or in compose: the management UI and
+# rabbitmq_prometheus.
+ENABLED_PLUGINS = PROJECT / "rabbitmq" / "enabled_plugins"
 
 
 class MissingProgram(RuntimeError):
@@ -149,7 +152,7 @@ def rabbitmq(
 
     def prepare() -> None:
         base.mkdir(parents=True, exist_ok=True)
-        (base / "enabled_plugins").write_text("[rabbitmq_management,rabbitmq_prometheus].\n")
+        shutil.copyfile(ENABLED_PLUGINS, base / "enabled_plugins")
         (base / "rabbitmq.conf").write_text(
             f"listeners.tcp.default = {host}:{port}\n"
             f"management.tcp.ip = {host}\nmanagement.tcp.port = {management_port}\n"

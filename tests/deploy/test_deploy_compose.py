@@ -5,9 +5,11 @@ and each service's environment exactly what its code reads."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 from deploy_support import (
     COMPOSE_FILE,
     ENV_EXAMPLE,
@@ -19,6 +21,10 @@ from deploy_support import (
     run,
     venv_tool,
 )
+
+from labrun.backing import ENABLED_PLUGINS
+from labrun.scrape import RABBITMQ_JOB, scrape_config
+from labrun.services import FOLDERS
 
 SERVICES = lab_services()
 BACKING = {"postgres", "mongo", "rabbitmq", "mailhog", "prometheus"}
@@ -143,3 +149,32 @@ def test_credentials_come_from_the_env_file():
         if "=" in line and not line.startswith("#")
     }
     assert used == example, "every variable compose uses is documented in .env.example, and nothing else"
+
+
+def bind_mounts(name: str) -> dict[str, dict]:
+    """A compose service's files from the project, by where they appear in the container."""
+    return {m["target"]: m for m in services()[name].get("volumes", []) if m["type"] == "bind"}
+
+
+def test_rabbitmq_runs_the_labs_plugins_rabbitmq_prometheus_among_them():
+    mount = bind_mounts("rabbitmq")["/etc/rabbitmq/enabled_plugins"]
+    assert mount["source"] == str(ENABLED_PLUGINS) and mount.get("read_only"), mount
+    plugins = ENABLED_PLUGINS.read_text().strip().removeprefix("[").removesuffix("].").split(",")
+    assert set(plugins) == {"rabbitmq_management", "rabbitmq_prometheus"}
+
+
+def by_job(config: dict) -> dict:
+    """A Prometheus config with its scrape jobs by name (their order means nothing)."""
+    return {**config, "scrape_configs": {job["job_name"]: job for job in config["scrape_configs"]}}
+
+
+def test_prometheus_scrapes_every_service_and_rabbitmq_as_the_native_lab_does():
+    specs = services()
+    mount = bind_mounts("prometheus")["/etc/prometheus/prometheus.yml"]
+    compose_name = {service.folder: compose_service_of(service) for service in SERVICES}
+    targets = {
+        job: [f"{compose_name[folder]}:{specs[compose_name[folder]]['environment']['PORT']}"]
+        for job, folder in FOLDERS.items()
+    }
+    expected = scrape_config({**targets, RABBITMQ_JOB: ["rabbitmq:15692"]})
+    assert by_job(yaml.safe_load(Path(mount["source"]).read_text())) == by_job(expected)
