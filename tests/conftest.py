@@ -36,7 +36,8 @@ LAB_DB = "labtest"
 
 
 # A test is a `lab` test when it runs the whole lab as real processes (natively or in containers): it
-# uses one of these fixtures or lives in one of these folders. `pytest -m "not lab"` leaves them out: the fast inner loop.
+# uses one of these fixtures or lives in one of these folders. `pytest -m "not lab"` leaves them out:
+# the fast inner loop.
 LAB_FIXTURES = frozenset({"lab", "private_lab", "docker_lab"})
 LAB_FOLDERS = ("lab", "faults")
 

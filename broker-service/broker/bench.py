@@ -385,7 +385,7 @@ class Bench:
         # This process is the broker's child: the lab is what runs under the broker's supervisor.
         self.lab_root = procstat.lab_root(os.getppid())
         self.cancel = threading.Event()
-        self.load: Load | None = None
+        self.loads: list[Load] = []
 
     def lines(self) -> Iterator[str]:
         """The streamed answer; closing it early (the client went away) stops the run."""
@@ -403,10 +403,11 @@ class Bench:
                         if path == "broker"
                         else partial(self._direct, clients)
                     )
-                    self._warm_up(
-                        make(transport, f"{marker}-warmup", WARMUP_PER_CLIENT * self.settings.concurrency)
+                    warm_up = make(
+                        transport, f"{marker}-warmup", WARMUP_PER_CLIENT * self.settings.concurrency
                     )
                     load = make(transport, marker, self.settings.n)
+                    yield from self._warm_up(warm_up, load, path, transport)
                     paths[path][transport] = yield from self._run_path(
                         load, clients.logger, path, transport, marker
                     )
@@ -419,8 +420,9 @@ class Bench:
             return
         finally:
             self.cancel.set()
-            if self.load is not None:
-                self.load.wait(STOP_WAIT_S)
+            for load in self.loads:
+                if load.started_at:
+                    load.wait(STOP_WAIT_S)
             clients.close()
         memory = procstat.usage(self.lab_root)
         data = {
@@ -436,15 +438,18 @@ class Bench:
     def _load(
         self, n: int, send: Callable[[int], None], thread_done: Callable[[], None] | None = None
     ) -> Load:
-        self.load = Load(n, self.settings.concurrency, send, self.cancel, thread_done)
-        return self.load
+        load = Load(n, self.settings.concurrency, send, self.cancel, thread_done)
+        self.loads.append(load)
+        return load
 
-    def _warm_up(self, load: Load) -> None:
+    def _warm_up(self, warm_up: Load, load: Load, path: str, transport: str) -> Iterator[str]:
         """A few events per client over the path about to be measured, under a marker of their own and
         not measured: the numbers leave out what a freshly started lab pays once (connections, pools,
-        each server thread's and request path's first use)."""
-        load.start()
-        load.wait(STALL_S)
+        each server thread's and request path's first use). Meanwhile the stream shows the coming path
+        at zero, so a client hears from the run at least every PROGRESS_EVERY_S."""
+        warm_up.start()
+        while not warm_up.wait(PROGRESS_EVERY_S):
+            yield _progress(load, path, transport, 0)
 
     def _through_broker(self, broker: BrokerClient, transport: str, marker: str, n: int) -> Load:
         def send(seq: int) -> None:
@@ -473,17 +478,7 @@ class Bench:
         """Send, wait until every accepted event is stored (or none arrives for STALL_S), measure."""
 
         def progress(stored: int) -> str:
-            return _line(
-                {
-                    "type": "progress",
-                    "path": path,
-                    "transport": transport,
-                    "n": load.n,
-                    "sent": load.sent,
-                    "accepted": load.accepted,
-                    "stored": stored,
-                }
-            )
+            return _progress(load, path, transport, stored)
 
         # A 202 on a synchronous transport means the event is stored; only RabbitMQ's stored count lags
         # behind its accepted one, so only its paths poll the count (which costs the store some time).
@@ -514,6 +509,21 @@ class Bench:
                 last_value, last_change = count.value, time.monotonic()
         if count.error is not None and count.value < load.accepted:
             raise count.error
+
+
+def _progress(load: Load, path: str, transport: str, stored: int) -> str:
+    """A progress line of one path: how many of its events were sent, accepted and stored so far."""
+    return _line(
+        {
+            "type": "progress",
+            "path": path,
+            "transport": transport,
+            "n": load.n,
+            "sent": load.sent,
+            "accepted": load.accepted,
+            "stored": stored,
+        }
+    )
 
 
 def _error_line(message: str) -> str:

@@ -29,7 +29,7 @@ WINDOW_S = 120
 STEP_S = 2
 RATE = "10s"
 TIMEOUT = (1.0, 3.0)
-UNAVAILABLE = "metrics are unavailable: Prometheus cannot be reached"
+UNAVAILABLE = "metrics unavailable: Prometheus cannot be reached"
 
 
 def _quote(value: str) -> str:

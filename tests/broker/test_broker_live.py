@@ -15,7 +15,7 @@ def test_without_prometheus_the_live_route_says_metrics_are_unavailable() -> Non
     assert answer.status_code == 503
     assert answer.get_json() == {
         "error": True,
-        "message": "metrics are unavailable: Prometheus cannot be reached",
+        "message": "metrics unavailable: Prometheus cannot be reached",
     }
 
 

@@ -131,7 +131,8 @@ async function refresh(config) {
       queue(body.data);
       setStatus("live", `live · updated ${new Date().toLocaleTimeString()}`);
     } else {
-      setStatus("error", `metrics unavailable: ${body?.message ?? `HTTP ${response.status}`}`);
+      // The broker's message says it: "metrics unavailable: Prometheus cannot be reached".
+      setStatus("error", body?.message ?? `metrics unavailable: HTTP ${response.status}`);
     }
   } catch (error) {
     const reason = error.name === "TimeoutError" ? "no answer" : error.message;
