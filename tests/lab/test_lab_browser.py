@@ -12,19 +12,10 @@ import re
 from pathlib import Path
 
 import requests
+from chromium import BUTTONS, expect_each_transport_stored, press
 from playwright.sync_api import Page, expect
 
 from labtest import Lab
-
-BUTTONS = [
-    ("btn-broker", "broker", "200", "Hit the broker"),
-    ("btn-auth", "auth", "202", "Authenticated!"),
-    ("btn-rabbitmq", "log · rabbitmq", "202", "logged via rabbitmq"),
-    ("btn-rpc", "log · rpc", "202", "logged via rpc"),
-    ("btn-grpc", "log · grpc", "202", "logged via grpc"),
-    ("btn-http", "log · http", "202", "logged via http"),
-    ("btn-mail", "mail", "202", "Message sent to you@there.com"),
-]
 
 
 def test_every_button_works_and_the_live_panel_shows_each_transport(
@@ -34,10 +25,7 @@ def test_every_button_works_and_the_live_panel_shows_each_transport(
     expect(page.get_by_test_id("logs-status")).to_have_attribute("data-state", "live")
 
     for button, label, status, message in BUTTONS:
-        page.get_by_test_id(button).click()
-        line = page.locator(f'[data-testid="output-line"][data-action="{label}"]').last
-        expect(line).to_have_attribute("data-status", status)
-        expect(line.locator(".line-message")).to_contain_text(message)
+        line = press(page, button, label, status, message)
         expect(line.locator(".line-ms")).to_have_text(re.compile(r"^\d+ ms$"))
         expect(page.get_by_test_id("received-meta")).to_contain_text(status)
         received = json.loads(page.get_by_test_id("pane-received").inner_text())
@@ -46,9 +34,7 @@ def test_every_button_works_and_the_live_panel_shows_each_transport(
         if label.startswith("log"):
             assert json.loads(sent)["transport"] == label.rsplit(" ", 1)[1]
 
-    for transport in ("rabbitmq", "rpc", "grpc", "http"):
-        row = page.locator(f'[data-testid="log-row"][data-transport="{transport}"]').first
-        expect(row).to_contain_text("Some kind of data", timeout=15_000)
+    expect_each_transport_stored(page)
     expect(
         page.locator('[data-testid="log-row"]').filter(has_text="admin@example.com logged in").first
     ).to_be_visible()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,18 @@ def publish(
             message_id=message_id,
         )
         channel.basic_publish(amqp.EXCHANGE, "log.INFO", body, properties, mandatory=True)
+    finally:
+        connection.close()
+
+
+def publish_all(url: str, bodies: Iterable[bytes]) -> None:
+    """Publish a backlog over one connection, each message persistent and confirmed."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        for body in bodies:
+            channel.basic_publish(amqp.EXCHANGE, "log.INFO", body, pika.BasicProperties(delivery_mode=2))
     finally:
         connection.close()
 
@@ -372,15 +384,7 @@ def test_a_backlog_is_stored_in_batches_each_event_once(
     clean_vhost: str, logger_url: str, logs: pymongo.collection.Collection, start_listener
 ) -> None:
     name = f"backlog-{uuid.uuid4().hex[:8]}"
-    connection = pika.BlockingConnection(pika.URLParameters(clean_vhost))
-    try:
-        channel = connection.channel()
-        channel.confirm_delivery()
-        for i in range(300):
-            body = event(name=name, data=str(i), event_id=f"{name}-{i}")
-            channel.basic_publish(amqp.EXCHANGE, "log.INFO", body, pika.BasicProperties(delivery_mode=2))
-    finally:
-        connection.close()
+    publish_all(clean_vhost, (event(name=name, data=str(i), event_id=f"{name}-{i}") for i in range(300)))
 
     listener = start_listener(clean_vhost, logger_url)
     eventually(lambda: logs.count_documents({"name": name}), lambda n: n == 300, timeout=60)
@@ -424,15 +428,10 @@ def test_large_events_are_stored_in_as_few_requests_as_the_size_limit_allows(
 ) -> None:
     """100 events of 20 KiB are 2 MiB: two requests of 1 MiB at most, never one the logger refuses."""
     name = f"large-{uuid.uuid4().hex[:8]}"
-    connection = pika.BlockingConnection(pika.URLParameters(clean_vhost))
-    try:
-        channel = connection.channel()
-        channel.confirm_delivery()
-        for i in range(100):
-            body = event(name=name, data=f"{i:03} " + "x" * 20 * 1024, event_id=f"{name}-{i}")
-            channel.basic_publish(amqp.EXCHANGE, "log.INFO", body, pika.BasicProperties(delivery_mode=2))
-    finally:
-        connection.close()
+    publish_all(
+        clean_vhost,
+        (event(name=name, data=f"{i:03} " + "x" * 20 * 1024, event_id=f"{name}-{i}") for i in range(100)),
+    )
 
     listener = start_listener(clean_vhost, logger_url)
     eventually(lambda: logs.count_documents({"name": name}), lambda n: n == 100, timeout=60)
