@@ -50,9 +50,8 @@ def blueprint(config: Config, deps: Dependencies) -> Blueprint:
     @routes.get("/logs")
     @api.LOGS
     def logs() -> Response:
-        query = {"limit": request.args.get("limit", "20")}
-        if "level" in request.args:
-            query["level"] = request.args["level"]
+        # The logger checks the query and applies its defaults (labkit.events' list limits).
+        query = {name: request.args[name] for name in ("limit", "level") if name in request.args}
         status, body = deps.logger.get("/logs", **query)
         if status != 200:
             raise relay("logger", status, body)

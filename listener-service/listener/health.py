@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -13,12 +12,12 @@ from urllib.parse import urlsplit
 
 from labkit.logs import REQUEST_ID_HEADER, accept_request_id
 from labkit.metrics import CONTENT_TYPE, exposition
+from labkit.net import ReadyCheck, is_ready
 from labkit.openapi import DOCUMENT_PATH, HEALTHZ, METRICS, OPENAPI, READYZ, build
 from labkit.validation import MAX_BODY_BYTES
 
 log = logging.getLogger("listener.health")
 
-ReadyCheck = Callable[[], Mapping[str, bool]]
 # Every route this server answers (GET, and HEAD as GET), each with its operation for the document.
 ROUTES = {"/healthz": HEALTHZ, "/readyz": READYZ, "/metrics": METRICS, DOCUMENT_PATH: OPENAPI}
 DOCUMENT = json.dumps(
@@ -64,7 +63,7 @@ class _HealthHandler(BaseHTTPRequestHandler):
             self._metrics()
         elif self.route == "/readyz":
             checks = dict(self.server.ready_check())
-            if all(checks.values()):
+            if is_ready(checks):
                 self._reply(200, {"error": False, "message": "ready", "data": checks})
             else:
                 self._reply(503, {"error": True, "message": "not ready", "data": checks})

@@ -1,8 +1,19 @@
-"""Quick reachability probes for readiness checks."""
+"""Readiness: quick reachability probes, and the one rule that turns a service's checks into ready or not."""
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable, Mapping
+from typing import Any
+
+# A readiness check: a name per dependency, True when it answers. Other values (e.g. a relay's lag)
+# are shown in /readyz's data but do not decide readiness.
+ReadyCheck = Callable[[], Mapping[str, Any]]
+
+
+def is_ready(checks: Mapping[str, Any]) -> bool:
+    """Ready when every boolean check holds; other values are information."""
+    return all(value for value in checks.values() if isinstance(value, bool))
 
 
 def split_addr(addr: str) -> tuple[str, int]:

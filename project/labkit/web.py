@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from labkit.frontdoor import Call, as_api_error
 from labkit.logs import REQUEST_ID_HEADER
 from labkit.metrics import CONTENT_TYPE, exposition
+from labkit.net import ReadyCheck, is_ready
 from labkit.openapi import (
     DOCUMENT_PATH,
     HEALTHZ,
@@ -87,9 +88,6 @@ def _check_sendable(body: dict[str, Any]) -> None:
             raise ApiError(400, _INVALID_JSON)
 
 
-# A readiness check: a name per dependency, True when it answers. Other values (e.g. a relay's lag)
-# are shown in /readyz's data but do not decide readiness.
-ReadyCheck = Callable[[], Mapping[str, Any]]
 QUIET_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
@@ -156,7 +154,7 @@ def init_app(
     @describes(READYZ)
     def readyz() -> Response:
         checks = dict(ready_check())
-        if all(value for value in checks.values() if isinstance(value, bool)):
+        if is_ready(checks):
             return reply("ready", checks)
         return reply("not ready", checks, 503, error=True)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, jsonify, render_template, request
 
+from labkit.net import ReadyCheck
 from labkit.validation import ApiError
-from labkit.web import ReadyCheck, init_app, reply
+from labkit.web import init_app, reply
 from mailcatcher import inbox
 from mailcatcher.mailhog import message_json
 from mailcatcher.store import MessageStore
