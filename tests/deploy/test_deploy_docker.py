@@ -22,7 +22,6 @@ import pytest
 import requests
 from chromium import BUTTONS, expect_each_transport_stored, press
 from deploy_support import PROJECT, ROOT, venv_tool
-from docker_engine import docker_engine
 from playwright.sync_api import Page, expect
 
 from broker.config import TRANSPORTS
@@ -106,38 +105,36 @@ class DockerLab:
 
 
 @pytest.fixture(scope="module")
-def docker_lab(artifacts: Path) -> Iterator[DockerLab]:
+def docker_lab(artifacts: Path, engine_env: dict[str, str]) -> Iterator[DockerLab]:
     log_dir = artifacts / "docker"
-    log_dir.mkdir(exist_ok=True)
-    with docker_engine(log_dir / "dockerd.log") as engine_env:
-        env = {
-            **engine_env,
-            "COMPOSE_PROJECT_NAME": COMPOSE_PROJECT,
-            "DOCKER_COMPOSE": str(venv_tool("docker-compose")),
-        }
-        env.pop("IMAGES", None)
-        taken = [port for port in PUBLISHED_PORTS if tcp_reachable("127.0.0.1", port)]
-        if taken:
-            pytest.fail(f"127.0.0.1 ports {taken} are taken (a native lab?): compose publishes the lab there")
-        lab = DockerLab(env, log_dir / "make.log")
-        try:
-            lab.outputs.append(lab.make("up-build"))
-            yield lab
-        finally:
-            compose = [
-                str(venv_tool("docker-compose")),
-                *("--project-directory", str(PROJECT), "--file", str(PROJECT / "docker-compose.yml")),
-                *("--file", str(PROJECT / "docker-compose.local.yml")),
-            ]
-            down = subprocess.run(
-                [*compose, "down", "--volumes", "--timeout", "20"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
-            leftovers = {kind: lab.project_objects(kind) for kind in ("container", "network", "volume")}
+    env = {
+        **engine_env,
+        "COMPOSE_PROJECT_NAME": COMPOSE_PROJECT,
+        "DOCKER_COMPOSE": str(venv_tool("docker-compose")),
+    }
+    env.pop("IMAGES", None)
+    taken = [port for port in PUBLISHED_PORTS if tcp_reachable("127.0.0.1", port)]
+    if taken:
+        pytest.fail(f"127.0.0.1 ports {taken} are taken (a native lab?): compose publishes the lab there")
+    lab = DockerLab(env, log_dir / "make.log")
+    try:
+        lab.outputs.append(lab.make("up-build"))
+        yield lab
+    finally:
+        compose = [
+            str(venv_tool("docker-compose")),
+            *("--project-directory", str(PROJECT), "--file", str(PROJECT / "docker-compose.yml")),
+            *("--file", str(PROJECT / "docker-compose.local.yml")),
+        ]
+        down = subprocess.run(
+            [*compose, "down", "--volumes", "--timeout", "20"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        leftovers = {kind: lab.project_objects(kind) for kind in ("container", "network", "volume")}
     assert down.returncode == 0, down.stderr
     assert leftovers == {"container": [], "network": [], "volume": []}
 

@@ -1,0 +1,59 @@
+# The lab on Docker Swarm (swarm.yml), behind Caddy, included by project/Makefile. `make help` lists the
+# targets. The images are the ones compose builds (docker.mk), IMAGES=local included.
+STACK ?= microservices-lab
+SWARM_FILES := swarm.yml $(if $(filter local,$(IMAGES)),swarm.local.yml)
+CADDY_LOCAL_IMAGE := microservices-lab/caddy:local
+# A swarm config cannot change once made, so each is named after a digest of its content.
+digest = $$(sha256sum $(DOCKER_DIR)/$(1) | cut -c1-12)
+SWARM_CONFIGS := CADDYFILE_DIGEST=$(call digest,caddy/Caddyfile) \
+	PROMETHEUS_DIGEST=$(call digest,prometheus/swarm.yml) \
+	RABBITMQ_PLUGINS_DIGEST=$(call digest,rabbitmq/enabled_plugins)
+SWARM_TIMEOUT ?= 600
+SWARM_URLS := "Test page: http://localhost:8000  inbox: http://inbox.localhost:8000  RabbitMQ: http://rabbitmq.localhost:8000  Prometheus: http://prometheus.localhost:8000"
+
+.PHONY: swarm-engine swarm-images swarm-up swarm-wait swarm-down swarm-ps swarm-scale
+
+swarm-engine: docker-engine ## Fail with a clear message when the Docker engine is not a swarm manager
+	@test "$$(docker info --format '{{.Swarm.ControlAvailable}}')" = true || { \
+		echo "This Docker engine is not a swarm manager: make it a single-node swarm with" >&2; \
+		echo "  docker swarm init --advertise-addr 127.0.0.1" >&2; \
+		echo "(leave it later with \`docker swarm leave --force\`), or point DOCKER_HOST at a manager." >&2; \
+		exit 1; }
+
+swarm-images: swarm-engine env-file images ## Build the lab's images as compose does (and Caddy's, with IMAGES=local)
+	$(COMPOSE) build
+ifeq ($(IMAGES),local)
+	docker build --quiet --tag $(CADDY_LOCAL_IMAGE) --build-arg PYTHON_IMAGE=microservices-lab/python:3.11-bookworm \
+		$(DOCKER_DIR)/images/caddy
+endif
+
+swarm-up: swarm-images ## Deploy the lab as a swarm stack behind Caddy on port 8000, waiting until every replica is ready
+	cd $(DOCKER_DIR) && set -a && . $(ENV_FILE) && set +a && $(SWARM_CONFIGS) \
+		docker stack deploy --prune --resolve-image never $(foreach f,$(SWARM_FILES),--compose-file $(f)) $(STACK)
+	@$(MAKE) --no-print-directory swarm-wait
+	@echo $(SWARM_URLS)
+
+swarm-wait: swarm-engine ## Wait until every service of the stack runs all its replicas, ready (SWARM_TIMEOUT seconds)
+	@deadline=$$(( $$(date +%s) + $(SWARM_TIMEOUT) )); \
+	while :; do \
+		pending=$$(docker service ls --filter label=com.docker.stack.namespace=$(STACK) \
+			--format '{{.Name}} {{.Replicas}}' | awk '{split($$2, r, "/"); if (r[1] != r[2]) print $$1 " " $$2}'); \
+		total=$$(docker service ls --quiet --filter label=com.docker.stack.namespace=$(STACK) | wc -l); \
+		if [ "$$total" -gt 0 ] && [ -z "$$pending" ]; then echo "Every service of $(STACK) runs all its replicas, ready."; break; fi; \
+		if [ "$$(date +%s)" -ge "$$deadline" ]; then \
+			echo "Not converged within $(SWARM_TIMEOUT) s (running/wanted): $$pending" >&2; \
+			echo "See \`make swarm-ps\` and \`docker service logs $(STACK)_<service>\`." >&2; exit 1; fi; \
+		sleep 2; \
+	done
+
+swarm-down: swarm-engine ## Remove the stack (its services, networks and configs; the data volumes stay)
+	docker stack rm $(STACK)
+	@while docker network ls --quiet --filter label=com.docker.stack.namespace=$(STACK) | grep -q .; do sleep 1; done
+
+swarm-ps: swarm-engine ## List the stack's services and their running replicas
+	docker stack services $(STACK)
+	docker stack ps --filter desired-state=running $(STACK)
+
+swarm-scale: swarm-engine ## Scale one service: make swarm-scale SERVICE=listener REPLICAS=3
+	@test -n "$(SERVICE)" -a -n "$(REPLICAS)" || { echo "usage: make swarm-scale SERVICE=listener REPLICAS=3" >&2; exit 1; }
+	docker service scale --detach=false $(STACK)_$(SERVICE)=$(REPLICAS)
