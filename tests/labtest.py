@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,11 +30,13 @@ from labrun.services import ORDER, Backing, Ports, service_envs, service_spec
 __all__ = [
     "AmqpTap",
     "Lab",
+    "NameServer",
     "Published",
     "add_user",
     "amqp_tap",
     "eventually",
     "free_port",
+    "kill_group",
     "prometheus_spec",
     "wait_until",
 ]
@@ -47,6 +54,13 @@ def eventually(fetch: Callable[[], T], accept: Callable[[T], bool], timeout: flo
         time.sleep(0.1)
         value = fetch()
     return value
+
+
+def kill_group(proc: Proc) -> None:
+    """SIGKILL a process we started and everything in its process group (Proc starts a new session)."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.popen is not None
+    proc.popen.wait(10)
 
 
 def add_user(dsn: str, email: str, password: str, *, active: int = 1) -> None:
@@ -145,3 +159,72 @@ class Lab:
 
     def stop_all(self) -> dict[str, int | None]:
         return {name: self.procs[name].stop() for name in reversed(list(self.procs))}
+
+
+class NameServer:
+    """A DNS server on 127.0.0.1 (UDP, a port of its own) that answers one name with an A record for each
+    address it is given, as an orchestrator's DNS answers a service's name with every replica's address
+    (Docker's endpoint_mode dnsrr). set() changes them at any time; the records' TTL is 0, so nothing
+    caches them. The name has no AAAA records; any other name does not exist (NXDOMAIN)."""
+
+    _A, _IN = 1, 1
+
+    def __init__(self, name: str) -> None:
+        self.name = name.lower().rstrip(".")
+        self.addresses: tuple[str, ...] = ()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.addr = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="name-server", daemon=True)
+
+    def set(self, *addresses: str) -> None:
+        self.addresses = addresses
+
+    def __enter__(self) -> NameServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stopping.set()
+        self._thread.join()
+        self.sock.close()
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                query, client = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            reply = self.answer(query)
+            if reply is not None:
+                self.sock.sendto(reply, client)
+
+    def answer(self, query: bytes) -> bytes | None:
+        """The reply to one query (RFC 1035, 4.1), or None for what is not a one-question query."""
+        if len(query) < 12:
+            return None
+        ident, flags, questions = struct.unpack("!HHH", query[:6])
+        if questions != 1 or flags & 0x8000:
+            return None
+        labels, at = [], 12
+        while at < len(query) and query[at]:
+            labels.append(query[at + 1 : at + 1 + query[at]].decode("ascii", "replace").lower())
+            at += 1 + query[at]
+        end = at + 5
+        if end > len(query):
+            return None
+        (qtype,) = struct.unpack("!H", query[at + 1 : at + 3])
+        ours = ".".join(labels) == self.name
+        addresses = self.addresses if ours and qtype == self._A else ()
+        # A response (QR), authoritative (AA), recursion desired as asked (RD), available (RA); NXDOMAIN
+        # for a name not ours.
+        reply_flags = 0x8000 | 0x0400 | (flags & 0x0100) | 0x0080 | (0 if ours else 3)
+        header = struct.pack("!HHHHHH", ident, reply_flags, 1, len(addresses), 0, 0)
+        # Each record names the question's name by a pointer to it (offset 12).
+        records = b"".join(
+            b"\xc0\x0c" + struct.pack("!HHIH", self._A, self._IN, 0, 4) + socket.inet_aton(address)
+            for address in addresses
+        )
+        return header + query[12:end] + records

@@ -20,7 +20,8 @@ class Dependencies:
 
     @classmethod
     def connect(cls, config: Config) -> Dependencies:
-        logger = Downstream("logger", config.logger_url, read_timeout=5.0)
+        # The logger stores an event id once: a repeated POST /log is safe to retry.
+        logger = Downstream("logger", config.logger_url, read_timeout=5.0, idempotent_posts=True)
         return cls(
             auth=Downstream("authentication", config.auth_url),
             mail=Downstream("mail", config.mail_url),

@@ -2,16 +2,23 @@
 
 Every sender reuses its connection across requests: one gRPC channel per process (channels are
 thread-safe), and one AMQP connection and one xmlrpc proxy per thread (neither is thread-safe).
+
+The logger may run as several replicas behind one name that resolves to each one's address. gRPC
+balances calls over every address (round robin) and resolves the name again as replicas come and go;
+xmlrpc and HTTP resolve it for each new connection. Each fails over after a connection-level failure
+(gRPC: UNAVAILABLE) with another try: safe, since an event carries its event id and the logger stores an
+event id once, answering a repeat with success.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import xmlrpc.client
 from collections.abc import Mapping
 from http.client import HTTPConnection
-from typing import Protocol
+from typing import Any, Protocol
 
 import grpc
 
@@ -34,6 +41,28 @@ _GRPC_ERRORS = {
     grpc.StatusCode.UNAVAILABLE: (503, LOGGER_UNAVAILABLE),
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, LOGGER_TIMED_OUT),
 }
+
+# Round robin over every address of the logger's name; a call that ends UNAVAILABLE (its replica went
+# away, or had no store) is tried again, on another replica when there is one, within the call's deadline.
+# WriteLog is idempotent: the event carries its event id and the logger stores an event id once, answering
+# a repeat with success, so a retried call never stores an event twice.
+_GRPC_SERVICE_CONFIG = json.dumps(
+    {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "methodConfig": [
+            {
+                "name": [{"service": logs_pb2.DESCRIPTOR.services_by_name["LogService"].full_name}],
+                "retryPolicy": {
+                    "maxAttempts": 4,
+                    "initialBackoff": "0.1s",
+                    "maxBackoff": "1s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ],
+    }
+)
 
 
 class Sender(Protocol):
@@ -66,7 +95,12 @@ class RabbitSender:
         self.publisher.close()
 
 
-class _TimeoutTransport(xmlrpc.client.Transport):
+class _Transport(xmlrpc.client.Transport):
+    """xmlrpc.client's HTTP transport with a timeout, trying once more on a fresh connection after a
+    connection-level failure: refused, reset, aborted, broken pipe or closed by the logger (a kept-alive
+    connection to a replica that went away, or one that went away mid-call), never a timeout, which has
+    used the call's deadline. Transport.request retries the same way except after a refused connection."""
+
     def __init__(self, timeout: float) -> None:
         super().__init__()
         self.timeout = timeout
@@ -75,6 +109,13 @@ class _TimeoutTransport(xmlrpc.client.Transport):
         connection = super().make_connection(host)
         connection.timeout = self.timeout
         return connection
+
+    def request(self, host: str, handler: str, request_body: bytes, verbose: bool = False) -> Any:
+        try:
+            return self.single_request(host, handler, request_body, verbose)
+        except ConnectionError:
+            # single_request closed the failed connection: this one resolves the logger's name again.
+            return self.single_request(host, handler, request_body, verbose)
 
 
 class RpcSender:
@@ -88,7 +129,7 @@ class RpcSender:
     def _proxy(self) -> xmlrpc.client.ServerProxy:
         proxy = getattr(self.local, "proxy", None)
         if proxy is None:
-            transport = _TimeoutTransport(CALL_TIMEOUT)
+            transport = _Transport(CALL_TIMEOUT)
             proxy = xmlrpc.client.ServerProxy(self.url, transport=transport, allow_none=True)
             self.local.proxy = proxy
         return proxy
@@ -122,16 +163,25 @@ class RpcSender:
 
 
 class GrpcSender:
-    """WriteLog over one channel per process, with a deadline on every call."""
+    """WriteLog over one channel per process, with a deadline on every call, balanced over every address
+    the logger's name resolves to.
 
-    def __init__(self, addr: str) -> None:
-        # Short reconnect backoff: once the logger is back, calls succeed within a couple of seconds.
-        # grpc.min_reconnect_backoff_ms stays at its default: gRPC also takes it as the time a connection
-        # attempt may last, and at 200 ms a logger that paused for a moment failed calls with UNAVAILABLE
-        # long before their deadline.
+    `dns_server` (host:port) names the DNS server to ask instead of the system's (tests run their own)."""
+
+    def __init__(self, addr: str, *, dns_server: str = "") -> None:
         self.channel = grpc.insecure_channel(
-            addr,
+            f"dns://{dns_server}/{addr}",
             options=[
+                ("grpc.service_config", _GRPC_SERVICE_CONFIG),
+                # This config, never one a DNS TXT record might carry.
+                ("grpc.service_config_disable_resolution", 1),
+                # How soon the name may be resolved again, when a connection ends (a replica stopped,
+                # or the logger closed it at its maximum age) and gRPC asks for fresh addresses.
+                ("grpc.dns_min_time_between_resolutions_ms", 1000),
+                # Short reconnect backoff: once the logger is back, calls succeed within a couple of
+                # seconds. grpc.min_reconnect_backoff_ms stays at its default: gRPC also takes it as the
+                # time a connection attempt may last, and at 200 ms a logger that paused for a moment
+                # failed calls with UNAVAILABLE long before their deadline.
                 ("grpc.initial_reconnect_backoff_ms", 200),
                 ("grpc.max_reconnect_backoff_ms", 2000),
             ],

@@ -56,7 +56,10 @@ class Delivery:
 class Listener:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.logger = Downstream("logger", config.logger_url, connect_timeout=2.0, read_timeout=5.0)
+        # The logger stores an event id once: a repeated POST /log/batch is safe to retry.
+        self.logger = Downstream(
+            "logger", config.logger_url, connect_timeout=2.0, read_timeout=5.0, idempotent_posts=True
+        )
         self._stopping = threading.Event()
         self._consuming = threading.Event()
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.retry import Retry
 
 from labkit.logs import REQUEST_ID_HEADER, request_id_var
 from labkit.validation import ApiError
@@ -22,8 +28,38 @@ class Answer:
     headers: Mapping[str, str]
 
 
+# requests' own answer to a failure when it makes no retries.
+_NO_RETRY = Retry(0, read=False)
+
+
+class FailOver(Retry):
+    """One more try, on a fresh connection (which resolves the service's name again, so it may reach
+    another replica), after a connection-level failure: a connection refused or a name that did not
+    resolve (nothing was sent: any method), or a connection reset or closed by the other end (the request
+    may have been processed: only methods in allowed_methods). Never after a timeout, which has used the
+    call's deadline: that ends as without retries, a ConnectTimeout or a ReadTimeout. Statuses are
+    answers, never retried."""
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Retry:
+        if isinstance(error, Urllib3Timeout) and not isinstance(error, NewConnectionError):
+            return _NO_RETRY.increment(method, url, response, error, _pool, _stacktrace)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 class Downstream:
-    """A JSON-envelope service reached over HTTP: 503 when it cannot be reached, 504 past the deadline."""
+    """A JSON-envelope service reached over HTTP: 503 when it cannot be reached, 504 past the deadline.
+
+    A request that fails at the connection level is tried once more on a fresh connection (FailOver).
+    A POST that may have reached the service is tried again only when `idempotent_posts` says repeating
+    one is safe (the logger's: it stores an event id once); mail would be sent twice."""
 
     def __init__(
         self,
@@ -33,6 +69,7 @@ class Downstream:
         connect_timeout: float = 2.0,
         read_timeout: float = 10.0,
         pool_size: int = 16,
+        idempotent_posts: bool = False,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
@@ -41,7 +78,9 @@ class Downstream:
         # A service's peers are named by its config, never reached through a proxy or with .netrc
         # credentials from the environment; skipping those lookups also saves time on every call.
         self.session.trust_env = False
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        methods = Retry.DEFAULT_ALLOWED_METHODS | ({"POST"} if idempotent_posts else set())
+        retry = FailOver(total=1, allowed_methods=methods, respect_retry_after_header=False)
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 

@@ -10,9 +10,15 @@ from typing import Any
 # are shown in /readyz's data but do not decide readiness.
 ReadyCheck = Callable[[], Mapping[str, Any]]
 
+# The check a service adds while it drains before stopping (labkit.drain): true means not ready.
+DRAINING = "draining"
+
 
 def is_ready(checks: Mapping[str, Any]) -> bool:
-    """Ready when every boolean check holds; other values are information."""
+    """Ready when every boolean check holds and the service is not draining; other values are
+    information."""
+    if checks.get(DRAINING) is True:
+        return False
     return all(value for value in checks.values() if isinstance(value, bool))
 
 

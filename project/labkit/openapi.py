@@ -220,7 +220,10 @@ READYZ = Operation(
     "Readiness: every service and server this one calls accepts connections",
     {
         200: Answer("ready, with each check", data={"type": "object"}),
-        503: Answer("not ready, with each check (false for those that failed)", data={"type": "object"}),
+        503: Answer(
+            "not ready, with each check (false for those that failed; draining true while it stops)",
+            data={"type": "object"},
+        ),
     },
     tags=("health",),
 )

@@ -1,5 +1,6 @@
-"""Serve a Flask app factory with gunicorn (gthread workers), logging JSON, stopping gracefully on SIGTERM,
-with prometheus_client's multiprocess mode so GET /metrics counts every worker."""
+"""Serve a Flask app factory with gunicorn (gthread workers), logging JSON, stopping gracefully on SIGTERM
+(after draining for DRAIN_SECONDS, see labkit.drain), with prometheus_client's multiprocess mode so
+GET /metrics counts every worker."""
 
 from __future__ import annotations
 
@@ -7,17 +8,20 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger
 from gunicorn.http import errors
 from gunicorn.workers.gthread import ThreadWorker
 from prometheus_client import multiprocess
 
+from labkit import drain
 from labkit.config import load_or_exit
 from labkit.logs import configure_logging
 from labkit.metrics import MULTIPROC_DIR
@@ -97,7 +101,8 @@ _METRICS_READY = "LABKIT_METRICS_READY"
 
 def metrics_dir(service: str, port: int) -> None:
     """Make sure this process runs with PROMETHEUS_MULTIPROC_DIR naming an empty directory of this
-    service's own (the variable's value when given, else one per service and port under the temp dir).
+    service's own (the variable's value when given, else one per service and port under the temp dir),
+    without the drain marker a previous run may have left there.
 
     prometheus_client decides where samples live when it is first imported, and a service's modules
     (which import it) are loaded before its config is read. So the first time, this empties the
@@ -111,6 +116,7 @@ def metrics_dir(service: str, port: int) -> None:
     for stale in path.glob("*.db"):
         stale.unlink()
     os.environ[MULTIPROC_DIR] = str(path)
+    drain.clear()
     os.environ[_METRICS_READY] = str(os.getpid())
     sys.stdout.flush()
     os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])  # noqa: S606 (this very command, again)
@@ -122,11 +128,50 @@ def worker_gone(_arbiter: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
+class DrainingArbiter(Arbiter):
+    """gunicorn's master. With drain_seconds > 0 its first SIGTERM marks the service as draining (every
+    worker's /readyz answers 503 from then on) and the workers keep serving for that many seconds; then it
+    stops gracefully, as a SIGTERM does without a drain. A second SIGTERM ends the drain early; SIGINT and
+    SIGQUIT stop at once, as ever."""
+
+    def __init__(self, app: BaseApplication, drain_seconds: int) -> None:
+        self.drain_seconds = drain_seconds
+        self.drain_ends: float | None = None
+        super().__init__(app)
+
+    def handle_term(self) -> None:
+        if self.drain_seconds > 0 and self.drain_ends is None:
+            drain.begin()
+            self.drain_ends = time.monotonic() + self.drain_seconds
+            self.log.info("draining for %d s before stopping", self.drain_seconds)
+            return
+        super().handle_term()
+
+    def wait_for_signals(self, timeout: float = 1.0) -> list[int]:
+        if self.drain_ends is not None:
+            left = self.drain_ends - time.monotonic()
+            if left <= 0:
+                # The master's loop stops on StopIteration, as gunicorn's own SIGTERM handler raises it.
+                raise StopIteration
+            timeout = min(timeout, left)
+        return super().wait_for_signals(timeout)
+
+
 class _Gunicorn(BaseApplication):
-    def __init__(self, factory: Callable[[], Any], options: dict[str, Any]) -> None:
+    def __init__(self, factory: Callable[[], Any], options: dict[str, Any], drain_seconds: int) -> None:
         self.factory = factory
         self.options = options
+        self.drain_seconds = drain_seconds
         super().__init__()
+
+    def run(self) -> None:
+        """As BaseApplication.run, with the draining master."""
+        try:
+            DrainingArbiter(self, self.drain_seconds).run()
+        except RuntimeError as exc:
+            print(f"\nError: {exc}\n", file=sys.stderr)
+            sys.stderr.flush()
+            sys.exit(1)
 
     def load_config(self) -> None:
         for key, value in self.options.items():
@@ -144,9 +189,11 @@ def serve(
     port: int,
     workers: int = 2,
     threads: int = 8,
+    drain_seconds: int = 0,
     **settings: Any,
 ) -> None:
-    """Run gunicorn in this process. The factory runs in each worker, after the fork."""
+    """Run gunicorn in this process. The factory runs in each worker, after the fork. On SIGTERM it
+    drains for drain_seconds (DrainingArbiter), then stops gracefully."""
     configure_logging(service)
     options = {
         "bind": f"{host}:{port}",
@@ -165,7 +212,7 @@ def serve(
         "child_exit": worker_gone,
         **settings,
     }
-    _Gunicorn(factory, options).run()
+    _Gunicorn(factory, options, drain_seconds).run()
 
 
 class ServiceConfig(Protocol):
@@ -187,8 +234,9 @@ def run_service(
 ) -> None:
     """What every HTTP service's `python -m` does: read its config from the environment (a bad variable
     stops it, named), then serve create_app(config) with gunicorn on the config's host and port, with any
-    further gunicorn settings made from the config."""
+    further gunicorn settings made from the config. DRAIN_SECONDS (labkit.drain) is every service's."""
     config = load_or_exit(load_config, service)
+    drain_seconds = load_or_exit(drain.drain_seconds, service)
     metrics_dir(service, config.port)
     extra = settings(config) if settings else {}
     serve(
@@ -198,5 +246,6 @@ def run_service(
         port=config.port,
         workers=workers,
         threads=threads,
+        drain_seconds=drain_seconds,
         **extra,
     )

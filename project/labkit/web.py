@@ -11,10 +11,11 @@ from flask import Flask, Response, g, request
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from labkit.drain import draining
 from labkit.frontdoor import Call, as_api_error
 from labkit.logs import REQUEST_ID_HEADER
 from labkit.metrics import CONTENT_TYPE, exposition
-from labkit.net import ReadyCheck, is_ready
+from labkit.net import DRAINING, ReadyCheck, is_ready
 from labkit.openapi import (
     DOCUMENT_PATH,
     HEALTHZ,
@@ -154,6 +155,8 @@ def init_app(
     @describes(READYZ)
     def readyz() -> Response:
         checks = dict(ready_check())
+        if draining():
+            checks[DRAINING] = True
         if is_ready(checks):
             return reply("ready", checks)
         return reply("not ready", checks, 503, error=True)

@@ -20,16 +20,9 @@ from pymongo.collection import Collection
 from labkit.net import tcp_reachable
 from labrun.procs import Proc, ServerSpec
 from labrun.services import Backing
-from labtest import Lab, eventually
+from labtest import Lab, eventually, kill_group
 
 REQUEST_TIMEOUT = 30.0
-
-
-def kill_group(proc: Proc) -> None:
-    """SIGKILL a process we started and everything in its process group (Proc starts a new session)."""
-    os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.popen is not None
-    proc.popen.wait(10)
 
 
 @dataclass

@@ -173,3 +173,5 @@ def test_an_unreachable_store_is_unavailable(serve: Serve, down_store: LogStore)
 
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
     assert raised.value.details() == "log store is unavailable"
+    # The logger's own answer, which a client's retry policy must not repeat (gRPC's retry pushback).
+    assert ("grpc-retry-pushback-ms", "-1") in [(m.key, m.value) for m in raised.value.trailing_metadata()]
