@@ -3,8 +3,7 @@
 The engine at DOCKER_HOST (or the default socket) is used when one answers. Otherwise, as root on Debian,
 Debian's docker.io is installed when missing and a private dockerd is started with its data under
 project/.docker/engine (gitignored). Stopping it removes that folder and undoes what dockerd did to the
-host's network: its iptables chains and rules, its bridges and veth links, and IP forwarding. It binds
-published ports to 127.0.0.1 unless they name an address.
+host's network: its iptables chains and rules, its bridges and veth links, and IP forwarding.
 """
 
 from __future__ import annotations
@@ -137,8 +136,6 @@ def private_dockerd(log: Path) -> Iterator[dict[str, str]]:
         *("--data-root", str(ENGINE_DIR / "data"), "--exec-root", str(ENGINE_DIR / "exec")),
         *("--pidfile", str(ENGINE_DIR / "dockerd.pid"), "--host", env["DOCKER_HOST"]),
         *("--mtu", _mtu(), "--log-level", "warn"),
-        # Ports published without an address (a swarm service's, in mode host) bind to 127.0.0.1 only.
-        *("--ip", "127.0.0.1"),
     ]
     with log.open("ab") as out:
         dockerd = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

@@ -24,6 +24,7 @@ BACKING = {"postgres", "mongo", "rabbitmq", "mailhog", "prometheus"}
 # (http://localhost:8000, the broker under /api/), and a replica that stops drains first.
 SWARM_ONLY = {"CORS_ORIGINS", "BROKER_URL", "MAIL_UI_URL", "RABBITMQ_UI_URL", "DRAIN_SECONDS"}
 DIGESTS = ("CADDYFILE_DIGEST", "PROMETHEUS_DIGEST", "RABBITMQ_PLUGINS_DIGEST")
+DIGEST = "0123456789ab"
 
 
 def env_example() -> dict[str, str]:
@@ -35,7 +36,7 @@ def stack_config(*files: Path) -> dict:
     """`docker stack config` of the files with .env.example's values, as make swarm-up passes them."""
     docker = shutil.which("docker")
     assert docker, "the Docker CLI is missing: sudo apt-get install -y docker.io"
-    digests = dict.fromkeys(DIGESTS, "0123456789ab")
+    digests = dict.fromkeys(DIGESTS, DIGEST)
     result = run(
         [docker, "stack", "config", *(arg for f in files for arg in ("--compose-file", f))],
         cwd=PROJECT,
@@ -79,11 +80,13 @@ def test_every_service_has_a_healthcheck_and_python_runs_behind_an_init():
             assert spec.get("init") is True, name
 
 
-def test_lab_services_ask_their_own_readiness_and_drain_before_stopping():
-    for name in LAB - {"listener"}:
+def test_lab_services_are_checked_for_liveness_not_readiness_and_drain_before_stopping():
+    """Swarm replaces a replica whose check fails: a dependency that is down must not get it replaced."""
+    for name in LAB:
         spec = services()[name]
-        assert f":{spec['environment']['PORT']}/readyz" in " ".join(spec["healthcheck"]["test"]), name
-        assert int(spec["environment"]["DRAIN_SECONDS"]) > 0, name
+        assert f":{spec['environment']['PORT']}/healthz" in " ".join(spec["healthcheck"]["test"]), name
+        if name != "listener":
+            assert int(spec["environment"]["DRAIN_SECONDS"]) > 0, name
 
 
 def test_images_and_environment_are_compose_s_but_for_the_single_origin_behind_caddy():
@@ -121,6 +124,7 @@ def test_configs_are_named_after_their_content(config):
     assert variable in DIGESTS
     swarm_mk = (PROJECT / "swarm.mk").read_text()
     assert f"{variable}=$(call digest,{spec['file'].removeprefix('./')})" in swarm_mk
+    assert stack_config(SWARM_FILE)["configs"][config]["name"] == f"{config}-{DIGEST}"
 
 
 def test_prometheus_finds_every_replica_of_the_jobs_compose_scrapes():
