@@ -9,6 +9,9 @@ SWARM_CONFIGS := CADDYFILE_DIGEST=$(call digest,caddy/Caddyfile) \
 	PROMETHEUS_DIGEST=$(call digest,prometheus/swarm.yml) \
 	RABBITMQ_PLUGINS_DIGEST=$(call digest,rabbitmq/enabled_plugins)
 SWARM_TIMEOUT ?= 600
+# Swarm's healthchecks are liveness; readiness is the broker's, through Caddy (asked five times in a row,
+# round robin over its replicas): every service and server it calls accepts connections.
+SWARM_READY_URL := http://127.0.0.1:8000/api/readyz
 SWARM_URLS := "Test page: http://localhost:8000  inbox: http://inbox.localhost:8000  RabbitMQ: http://rabbitmq.localhost:8000  Prometheus: http://prometheus.localhost:8000"
 
 .PHONY: swarm-init swarm-leave swarm-engine swarm-images swarm-up swarm-wait swarm-down swarm-ps swarm-scale
@@ -49,7 +52,7 @@ swarm-up: swarm-images ## Deploy the lab as a swarm stack behind Caddy on port 8
 	@$(MAKE) --no-print-directory swarm-wait
 	@echo $(SWARM_URLS)
 
-swarm-wait: swarm-engine ## Wait until every service of the stack runs all its replicas, ready, and no update is under way
+swarm-wait: swarm-engine ## Wait until every service runs all its replicas, no update is under way, and the brokers are ready
 	@deadline=$$(( $$(date +%s) + $(SWARM_TIMEOUT) )); \
 	while :; do \
 		pending=$$(docker service ls --filter label=com.docker.stack.namespace=$(STACK) \
@@ -57,12 +60,20 @@ swarm-wait: swarm-engine ## Wait until every service of the stack runs all its r
 			docker service ls --quiet --filter label=com.docker.stack.namespace=$(STACK) | xargs -r docker service inspect \
 			--format '{{.Spec.Name}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' | grep -E ' (updating|rollback_started)$$'); \
 		total=$$(docker service ls --quiet --filter label=com.docker.stack.namespace=$(STACK) | wc -l); \
-		if [ "$$total" -gt 0 ] && [ -z "$$pending" ]; then echo "Every service of $(STACK) runs all its replicas, ready."; break; fi; \
+		if [ "$$total" -gt 0 ] && [ -z "$$pending" ]; then echo "Every service of $(STACK) runs all its replicas."; break; fi; \
 		if [ "$$(date +%s)" -ge "$$deadline" ]; then \
 			echo "Not converged within $(SWARM_TIMEOUT) s (running/wanted): $$pending" >&2; \
 			echo "See \`make swarm-ps\` and \`docker service logs $(STACK)_<service>\`." >&2; exit 1; fi; \
 		sleep 2; \
-	done
+	done; \
+	ready=0; \
+	while [ "$$ready" -lt 5 ]; do \
+		if curl -fsS -o /dev/null --max-time 5 $(SWARM_READY_URL) 2>/dev/null; then ready=$$((ready + 1)); else ready=0; fi; \
+		if [ "$$(date +%s)" -ge "$$deadline" ]; then \
+			echo "$(SWARM_READY_URL) did not answer ready within $(SWARM_TIMEOUT) s: see \`docker service logs $(STACK)_broker\`." >&2; exit 1; fi; \
+		sleep 1; \
+	done; \
+	echo "Ready: the brokers behind Caddy reach every service they call."
 
 swarm-down: swarm-engine ## Remove the stack (its services, networks and configs; the data volumes stay)
 	docker stack rm $(STACK)

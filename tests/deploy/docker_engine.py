@@ -167,3 +167,31 @@ def docker_engine(log: Path) -> Iterator[dict[str, str]]:
         return
     with private_dockerd(log) as env:
         yield env
+
+
+def make_in(env: dict[str, str], log: Path, project: Path, *args: str, check: bool = True) -> str:
+    """`make <args>` in a project/ folder, as a user types it, with the engine's environment; its output is
+    appended to the log, and a failure fails the test with the output's end unless check is False."""
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(project), *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    with log.open("a") as out:
+        out.write(f"$ make {' '.join(args)}\n{output}\n")
+    assert done.returncode == 0 or not check, f"make {' '.join(args)} failed:\n{output[-4000:]}"
+    return output
+
+
+def docker_cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    """What a docker command prints; a failure fails the test with its error."""
+    done = subprocess.run(
+        ["docker", *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, f"docker {' '.join(args)}: {done.stderr}"
+    return done.stdout

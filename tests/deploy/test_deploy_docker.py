@@ -22,6 +22,7 @@ import pytest
 import requests
 from chromium import BUTTONS, expect_each_transport_stored, press
 from deploy_support import PROJECT, ROOT, venv_tool
+from docker_engine import docker_cli, make_in
 from playwright.sync_api import Page, expect
 
 from broker.config import TRANSPORTS
@@ -58,27 +59,10 @@ class DockerLab:
 
     def make(self, target: str, project: Path = PROJECT) -> str:
         """`make <target> IMAGES=local` in project/, as a user types it; fails with its output."""
-        done = subprocess.run(
-            ["make", "--no-print-directory", "-C", str(project), target, "IMAGES=local"],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=1500,
-            check=False,
-        )
-        output = done.stdout + done.stderr
-        with self.log.open("a") as log:
-            log.write(f"$ make {target} IMAGES=local\n{output}\n")
-        assert done.returncode == 0, f"make {target} failed:\n{output[-4000:]}"
-        return output
+        return make_in(self.env, self.log, project, target, "IMAGES=local")
 
     def docker(self, *args: str) -> str:
-        done = subprocess.run(
-            ["docker", *args], env=self.env, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert done.returncode == 0, f"docker {' '.join(args)}: {done.stderr}"
-        return done.stdout
+        return docker_cli(self.env, *args)
 
     def project_objects(self, kind: str) -> list[str]:
         """The names of this project's containers, networks or volumes, by compose's label."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import threading
 import time
 import uuid
@@ -30,6 +29,7 @@ import requests
 import yaml
 from chromium import BUTTONS, expect_each_transport_stored, press
 from deploy_support import PROJECT, venv_tool
+from docker_engine import docker_cli, make_in
 from playwright.sync_api import Page, expect
 
 from broker.config import TRANSPORTS
@@ -67,28 +67,12 @@ class Swarm:
 
     def make(self, target: str, *variables: str, check: bool = True) -> str:
         """`make <target> IMAGES=local STACK=...` in project/, as a user types it; fails with its output."""
-        args = [target, "IMAGES=local", f"STACK={STACK}", *variables]
-        done = subprocess.run(
-            ["make", "--no-print-directory", "-C", str(PROJECT), *args],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=1500,
-            check=False,
+        return make_in(
+            self.env, self.log, PROJECT, target, "IMAGES=local", f"STACK={STACK}", *variables, check=check
         )
-        output = done.stdout + done.stderr
-        with self.log.open("a") as log:
-            log.write(f"$ make {' '.join(args)}\n{output}\n")
-        assert done.returncode == 0 or not check, f"make {target} failed:\n{output[-4000:]}"
-        return output
 
     def docker(self, *args: str, timeout: float = 300) -> str:
-        done = subprocess.run(
-            ["docker", *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
-        )
-        assert done.returncode == 0, f"docker {' '.join(args)}: {done.stderr}"
-        return done.stdout
+        return docker_cli(self.env, *args, timeout=timeout)
 
     def listing(self, *args: str) -> list[str]:
         return self.docker(*args).split()
@@ -126,16 +110,20 @@ class Swarm:
             "ps", "--quiet", "--filter", f"label=com.docker.swarm.service.name={STACK}_{service}"
         )
 
+    def replica_logs(self, service: str, since: str) -> dict[str, str]:
+        """What each replica (container, running or not) of a service logged since a time. Read per
+        container: `docker service logs` can hang once a task of the service was removed."""
+        label = f"label=com.docker.swarm.service.name={STACK}_{service}"
+        return {
+            container: self.docker("logs", "--since", since, container)
+            for container in self.listing("ps", "--all", "--quiet", "--filter", label)
+        }
+
     def stored_events(self, service: str, since: str) -> dict[str, set[str]]:
-        """The event ids each replica (task) of a service logged as stored since a time, from its logs."""
-        lines = self.docker("service", "logs", "--no-trunc", "--since", since, f"{STACK}_{service}")
-        found: dict[str, set[str]] = {}
-        for line in lines.splitlines():
-            task, _, text = line.partition("|")
-            match = re.search(r'"message": "stored event ([^"]+)"', text)
-            if match:
-                found.setdefault(task.split("@")[0].strip(), set()).add(match.group(1))
-        return found
+        """The event ids each replica of a service logged as stored since a time."""
+        pattern = re.compile(r'"message": "stored event ([^"]+)"')
+        logs = self.replica_logs(service, since)
+        return {container: set(pattern.findall(text)) for container, text in logs.items()}
 
 
 def swarm_state(swarm: Swarm) -> str:
@@ -299,7 +287,7 @@ def test_every_transport_through_caddy_stores_exactly_one_document(swarm: Swarm)
         assert reply.status_code == 202, reply.text
         assert reply.json()["message"] == f"logged via {transport}"
         accepted[f"{run} {transport}"] = ("INFO", reply.json()["data"]["event_id"])
-    expect_stored_once(run, accepted, timeout=30)
+    expect_stored_once(run, accepted, timeout=60)
 
 
 def test_calls_spread_over_the_broker_replicas(swarm: Swarm) -> None:
@@ -311,8 +299,8 @@ def test_calls_spread_over_the_broker_replicas(swarm: Swarm) -> None:
         assert reply.json()["message"] == "Hit the broker"
 
     def replicas_that_answered() -> set[str]:
-        logs = swarm.docker("service", "logs", "--no-trunc", "--since", since, f"{STACK}_broker")
-        return {line.split("@")[0] for line in logs.splitlines() if run in line}
+        logs = swarm.replica_logs("broker", since)
+        return {container for container, text in logs.items() if run in text}
 
     eventually(replicas_that_answered, lambda tasks: len(tasks) >= 2, timeout=30)
 
