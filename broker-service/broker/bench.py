@@ -3,7 +3,7 @@
 For each transport, N log events go through the broker (POST /handle on the broker's own port, so
 through gunicorn exactly as a client's would) and the same N go straight to the logger over that
 transport with the broker's own senders. Each path then waits until every accepted event is stored
-and reads back, by the path's marker name, what the logger stored and when. The answer streams one
+and reads back, by the prefix of its events' ids, what the logger stored and when. The answer streams one
 JSON object a line: progress at least every half second, then the result (or an error).
 
 The load runs in a child process, `python -m broker.bench`, whose lines the route passes on: a load
@@ -195,13 +195,14 @@ class Load:
 
 
 class StoredCount:
-    """The logger's count of a marker's stored events, polled in the background. Counting reads every
-    matching entry, so after each count it pauses COUNT_PAUSE_FACTOR times as long as the count took
-    (at least half a second): polling never takes more than a tenth of the store's time."""
+    """The logger's count of a path's stored events (by their event ids' prefix), polled in the
+    background. Counting reads every matching index entry, so after each count it pauses
+    COUNT_PAUSE_FACTOR times as long as the count took (at least half a second): polling never takes
+    more than a tenth of the store's time."""
 
-    def __init__(self, logger: Downstream, marker: str) -> None:
+    def __init__(self, logger: Downstream, prefix: str) -> None:
         self.logger = logger
-        self.marker = marker
+        self.prefix = prefix
         self.value = 0
         self.error: ApiError | None = None
         self._stop = threading.Event()
@@ -219,7 +220,7 @@ class StoredCount:
         while not self._stop.is_set():
             began = time.monotonic()
             try:
-                status, body = self.logger.get("/logs/count", name=self.marker)
+                status, body = self.logger.get("/logs/count", event_id_prefix=self.prefix)
                 if status == 200:
                     self.value = body["data"]["count"]
                     self.error = None
@@ -333,7 +334,7 @@ def _created_ms(stamp: str) -> float:
 
 
 def measure(load: Load, stored: list[dict[str, Any]]) -> dict[str, Any]:
-    """One path's numbers from its sends and the entries the logger stored under its marker.
+    """One path's numbers from its sends and the entries the logger stored of them.
 
     throughput_per_s is stored events per second of the whole run, from the first send until the last
     event was stored (or answered, if later); accepted_per_s counts the 202s per second of sending. The
@@ -404,12 +405,14 @@ class Bench:
                         else partial(self._direct, clients)
                     )
                     warm_up = make(
-                        transport, f"{marker}-warmup", WARMUP_PER_CLIENT * self.settings.concurrency
+                        transport,
+                        f"bench-{self.run_id}-warmup-{path}-{transport}",
+                        WARMUP_PER_CLIENT * self.settings.concurrency,
                     )
                     load = make(transport, marker, self.settings.n)
                     yield from self._warm_up(warm_up, load, path, transport)
                     paths[path][transport] = yield from self._run_path(
-                        load, clients.logger, path, transport, marker
+                        load, clients.logger, path, transport, f"{marker}-"
                     )
         except ApiError as exc:
             yield _error_line(exc.message)
@@ -452,10 +455,12 @@ class Bench:
             yield _progress(load, path, transport, 0)
 
     def _through_broker(self, broker: BrokerClient, transport: str, marker: str, n: int) -> Load:
+        """Events named `marker`, each with its sequence number as data and `marker-seq` as event id (the
+        broker keeps a client's event id), so the path's events are read back by their ids' prefix."""
+
         def send(seq: int) -> None:
-            broker.handle(
-                {"action": "log", "log": {"name": marker, "data": str(seq)}, "transport": transport}
-            )
+            event = {"name": marker, "data": str(seq), "event_id": f"{marker}-{seq}"}
+            broker.handle({"action": "log", "log": event, "transport": transport})
 
         return self._load(n, send, broker.close)
 
@@ -473,7 +478,7 @@ class Bench:
         logger: Downstream,
         path: str,
         transport: str,
-        marker: str,
+        prefix: str,
     ) -> Generator[str, None, dict[str, Any]]:
         """Send, wait until every accepted event is stored (or none arrives for STALL_S), measure."""
 
@@ -483,14 +488,14 @@ class Bench:
         # A 202 on a synchronous transport means the event is stored; only RabbitMQ's stored count lags
         # behind its accepted one, so only its paths poll the count (which costs the store some time).
         before = procstat.usage(self.lab_root)
-        with StoredCount(logger, marker) if transport == QUEUED else nullcontext() as count:
+        with StoredCount(logger, prefix) if transport == QUEUED else nullcontext() as count:
             load.start()
             while not load.wait(PROGRESS_EVERY_S):
                 yield progress(count.value if count else load.accepted)
             if count:
                 yield from self._until_stored(count, load, progress)
         after = procstat.usage(self.lab_root)
-        status, body = logger.get("/logs/by-name", name=marker)
+        status, body = logger.get("/logs/by-event-id", event_id_prefix=prefix)
         if status != 200:
             raise ApiError(502, "logger service failed")
         yield progress(body["data"]["count"])

@@ -65,5 +65,5 @@ def as_json(document: Document) -> dict[str, Any]:
 
 
 def as_timing(document: Document) -> dict[str, Any]:
-    """A stored entry as GET /logs/by-name shows it: its data and when it was stored."""
+    """A stored entry as GET /logs/by-event-id shows it: its data and when it was stored."""
     return {"data": document.get("data"), "created_at": _timestamp(document.get("created_at"))}

@@ -1,4 +1,4 @@
-"""The logger's HTTP API: POST /log, POST /log/batch, GET /logs, GET /logs/count, GET /logs/by-name,
+"""The logger's HTTP API: POST /log, POST /log/batch, GET /logs, GET /logs/count, GET /logs/by-event-id,
 GET /logs/<id>."""
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from logger.store import LogStore
 
 # The listener posts what it consumed from RabbitMQ with "rabbitmq", so the entry says how it travelled.
 HTTP_TRANSPORTS = ("http", "rabbitmq")
-# GET /logs/by-name lists at most this many entries; its count is always the full one.
-MAX_NAMED = 50_000
+# GET /logs/by-event-id lists at most this many entries; its count is always the full one.
+MAX_PREFIXED = 50_000
+PREFIX = "event_id_prefix"
 
 
 def _limit() -> int:
@@ -62,7 +63,8 @@ _TRANSPORT = {
     "description": "how the event travelled: http (absent or null) or rabbitmq (what the listener sends)",
 }
 _STORE_DOWN = Answer('"log store is unavailable"')
-_NAME = {"name": (text_schema("the events' name"), True)}
+_PREFIX = {PREFIX: (text_schema("the start of the entries' event ids, as text (never a pattern)"), True)}
+_PREFIX_REFUSED = Answer(f'"{PREFIX} is required", "{PREFIX} must not be empty"')
 SCHEMAS = {
     "LogEvent": event_schema(),
     "LogEntry": stored_entry_schema(),
@@ -128,31 +130,32 @@ LIST = operation(
     query={"limit": (list_limit_schema(), False), "level": (level_schema(), False)},
 )
 COUNT = operation(
-    "How many entries have this name",
+    "How many entries have an event id that starts with this prefix",
     {
         200: Answer(
             '"logs counted"',
             data=object_schema(
-                {"name": {"type": "string"}, "count": {"type": "integer"}}, additionalProperties=False
+                {PREFIX: {"type": "string"}, "count": {"type": "integer"}}, additionalProperties=False
             ),
         ),
-        400: Answer('"name is required", "name must not be empty"'),
+        400: _PREFIX_REFUSED,
         503: _STORE_DOWN,
     },
-    query=_NAME,
+    query=_PREFIX,
 )
-BY_NAME = operation(
-    f"The entries with this name, oldest first: their data and creation time (at most {MAX_NAMED})",
+BY_EVENT_ID = operation(
+    "The entries whose event id starts with this prefix, in event id order: their data and creation time"
+    f" (at most {MAX_PREFIXED})",
     {
         200: Answer(
             '"logs"',
             data=object_schema(
                 {
-                    "name": {"type": "string"},
+                    PREFIX: {"type": "string"},
                     "count": {"type": "integer", "description": "all of them, even past the list's end"},
                     "entries": {
                         "type": "array",
-                        "maxItems": MAX_NAMED,
+                        "maxItems": MAX_PREFIXED,
                         "items": object_schema(
                             {
                                 "data": {"type": ["string", "null"]},
@@ -165,10 +168,10 @@ BY_NAME = operation(
                 additionalProperties=False,
             ),
         ),
-        400: Answer('"name is required", "name must not be empty"'),
+        400: _PREFIX_REFUSED,
         503: _STORE_DOWN,
     },
-    query=_NAME,
+    query=_PREFIX,
 )
 GET = operation(
     "One stored entry by its id",
@@ -210,15 +213,15 @@ def blueprint(store: LogStore) -> Blueprint:
     @bp.get("/logs/count")
     @COUNT
     def count_logs() -> Response:
-        name = require_str(request.args, "name")
-        return reply("logs counted", {"name": name, "count": store.count_named(name)})
+        prefix = require_str(request.args, PREFIX)
+        return reply("logs counted", {PREFIX: prefix, "count": store.count_prefixed(prefix)})
 
-    @bp.get("/logs/by-name")
-    @BY_NAME
-    def logs_by_name() -> Response:
-        name = require_str(request.args, "name")
-        entries = [as_timing(document) for document in store.named(name, MAX_NAMED)]
-        return reply("logs", {"name": name, "count": store.count_named(name), "entries": entries})
+    @bp.get("/logs/by-event-id")
+    @BY_EVENT_ID
+    def logs_by_event_id() -> Response:
+        prefix = require_str(request.args, PREFIX)
+        entries = [as_timing(document) for document in store.prefixed(prefix, MAX_PREFIXED)]
+        return reply("logs", {PREFIX: prefix, "count": store.count_prefixed(prefix), "entries": entries})
 
     @bp.get("/logs/<entry_id>")
     @GET

@@ -7,6 +7,7 @@ short so an unreachable server fails fast: every front door maps StoreUnavailabl
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from typing import Any, NamedTuple
 import pymongo
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, MongoClient
-from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 
 from labkit.events import LogEvent
 from labkit.validation import ApiError
@@ -29,6 +30,16 @@ READY_TIMEOUT_S = 1.0
 # writer is stuck and the caller answers 503.
 GROUP_WAIT_S = SOCKET_TIMEOUT_MS / 1000 + 2.0
 DUPLICATE_KEY = 11000
+INDEX_NOT_FOUND = 27
+# One document per event id. The index is partial so documents written before event ids existed don't
+# collide; its filter is a range, which the store can tell a query on event_id implies (with a $type
+# filter SecantusDB never used the index to read: finding a duplicate or counting a prefix scanned the
+# whole collection).
+EVENT_ID_INDEX = "event_id_once"
+HAS_EVENT_ID = {"event_id": {"$gt": ""}}
+# Indexes earlier versions made: the $type-filtered event id index that EVENT_ID_INDEX replaces, and
+# (name, created_at), which only the benchmark's reads by name used while every write paid for it.
+RETIRED_INDEXES = frozenset({"event_id_unique", "by_name"})
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +140,20 @@ class GroupCommit:
             pending.done.set()
 
 
+def _event_id_prefix(prefix: str) -> Document:
+    """The event ids that start with a non-empty `prefix`, as a range of the index (never a pattern):
+    from the prefix itself up to the first string past all of them, which MongoDB's order of UTF-8 bytes
+    (that of code points) puts at the prefix with its last character incremented."""
+    bounds: dict[str, str] = {"$gte": prefix}
+    stem = prefix.rstrip(chr(sys.maxunicode))
+    if stem:
+        following = ord(stem[-1]) + 1
+        if 0xD800 <= following <= 0xDFFF:  # surrogates are no characters of UTF-8
+            following = 0xE000
+        bounds["$lt"] = stem[:-1] + chr(following)
+    return {"event_id": bounds}
+
+
 @contextmanager
 def _reachable() -> Iterator[None]:
     try:
@@ -157,21 +182,21 @@ class LogStore:
         self.group = GroupCommit(self._insert_group)
 
     def ensure_indexes(self) -> None:
-        """Create the indexes once per process; retried on the next write if the store was down.
-
-        The event id index is partial so documents written before event ids existed don't collide.
-        """
+        """Create the indexes once per process, then drop the retired ones a store may still have;
+        retried on the next write if the store was down. See EVENT_ID_INDEX and RETIRED_INDEXES."""
         if self._indexed:
             return
         with _reachable():
             self.collection.create_index(
-                "event_id",
-                name="event_id_unique",
-                unique=True,
-                partialFilterExpression={"event_id": {"$type": "string"}},
+                "event_id", name=EVENT_ID_INDEX, unique=True, partialFilterExpression=HAS_EVENT_ID
             )
             self.collection.create_index([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest")
-            self.collection.create_index([("name", ASCENDING), ("created_at", ASCENDING)], name="by_name")
+            for name in RETIRED_INDEXES.intersection(self.collection.index_information()):
+                try:
+                    self.collection.drop_index(name)
+                except OperationFailure as exc:  # another process of the logger dropped it first
+                    if exc.code != INDEX_NOT_FOUND:
+                        raise
         self._indexed = True
 
     def insert(self, event: LogEvent, transport: str) -> Inserted:
@@ -223,15 +248,17 @@ class LogStore:
             )
             return list(cursor.limit(limit))
 
-    def count_named(self, name: str) -> int:
+    def count_prefixed(self, prefix: str) -> int:
+        """How many entries have an event id that starts with `prefix` (read through EVENT_ID_INDEX)."""
         with _reachable():
-            return self.collection.count_documents({"name": name})
+            return self.collection.count_documents(_event_id_prefix(prefix))
 
-    def named(self, name: str, limit: int) -> list[Document]:
-        """The data and creation time of up to `limit` entries with this name, oldest first."""
+    def prefixed(self, prefix: str, limit: int) -> list[Document]:
+        """The data and creation time of up to `limit` entries whose event id starts with `prefix`, in
+        event id order."""
         with _reachable():
-            cursor = self.collection.find({"name": name}, {"_id": 0, "data": 1, "created_at": 1})
-            return list(cursor.sort("created_at", ASCENDING).limit(limit))
+            cursor = self.collection.find(_event_id_prefix(prefix), {"_id": 0, "data": 1, "created_at": 1})
+            return list(cursor.sort("event_id", ASCENDING).limit(limit))
 
     def get(self, entry_id: str) -> Document | None:
         if not ObjectId.is_valid(entry_id):

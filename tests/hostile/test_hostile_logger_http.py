@@ -1,4 +1,5 @@
-"""Hostile input to the logger's HTTP API (POST /log, GET /logs, GET /logs/<id>) on the real process."""
+"""Hostile input to the logger's HTTP API (POST /log, GET /logs, GET /logs/<id>, its reads by event id
+prefix) on the real process."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from labkit.events import MAX_EVENT_JSON_BYTES, LogEvent
 from labtest import Lab
 
 ENTRY = {"name": "n", "data": MARK}
+PREFIX = "event_id_prefix"
 
 
 def entry(**fields: object) -> str:
@@ -121,11 +123,18 @@ REJECTED = cases(
     ),
     Case("batch-nested", '{"entries": [' + nested(70) + "]}", 400, TOO_DEEP, path="/log/batch"),
     Case("batch-over-1mib", batch([ENTRY] * (MIB // 40)), 413, TOO_LARGE, path="/log/batch"),
-    Case("count-no-name", None, 400, "name is required", "GET", "/logs/count"),
-    Case("count-empty-name", None, 400, "name must not be empty", "GET", "/logs/count?name="),
-    Case("count-operator", None, 400, "name is required", "GET", "/logs/count?name[$ne]=x"),
-    Case("by-name-no-name", None, 400, "name is required", "GET", "/logs/by-name"),
-    Case("by-name-blank", None, 400, "name must not be empty", "GET", "/logs/by-name?name=%20%09"),
+    Case("count-no-prefix", None, 400, f"{PREFIX} is required", "GET", "/logs/count"),
+    Case("count-empty-prefix", None, 400, f"{PREFIX} must not be empty", "GET", f"/logs/count?{PREFIX}="),
+    Case("count-operator", None, 400, f"{PREFIX} is required", "GET", f"/logs/count?{PREFIX}[$ne]=x"),
+    Case("by-event-id-no-prefix", None, 400, f"{PREFIX} is required", "GET", "/logs/by-event-id"),
+    Case(
+        "by-event-id-blank",
+        None,
+        400,
+        f"{PREFIX} must not be empty",
+        "GET",
+        f"/logs/by-event-id?{PREFIX}=%20%09",
+    ),
     Case("log-get", None, 405, "method not allowed", "GET", "/log"),
     Case("logs-post", entry(), 405, "method not allowed", path="/logs"),
     Case("log-delete", None, 405, "method not allowed", "DELETE", "/log"),
@@ -198,14 +207,15 @@ def test_logs_with_odd_query_strings_still_list(lab: Lab) -> None:
     assert len(assert_envelope(response, 200, "logs")["data"]) <= 3
 
 
-def test_names_are_matched_exactly_never_as_patterns(lab: Lab) -> None:
+def test_an_event_id_prefix_is_matched_as_text_never_as_a_pattern(lab: Lab) -> None:
     marker = unique("pattern")
-    assert_envelope(post_json(lab.url("logger") + "/log", {"name": marker, "data": "d"}), 202, "logged")
+    body = {"name": "n", "data": "d", "event_id": f"{marker}-0"}
+    assert_envelope(post_json(lab.url("logger") + "/log", body), 202, "logged")
 
-    for name in (marker[:-4] + ".*", marker[:-4] + "%", {"$regex": "."}):
+    for prefix in (marker[:-4] + ".*", marker[:-4] + "%", "^" + marker, {"$regex": "."}):
         response = requests.get(
-            lab.url("logger") + "/logs/count", params={"name": str(name)}, timeout=TIMEOUT
+            lab.url("logger") + "/logs/count", params={PREFIX: str(prefix)}, timeout=TIMEOUT
         )
         assert assert_envelope(response, 200, "logs counted")["data"]["count"] == 0
-    response = requests.get(lab.url("logger") + "/logs/by-name", params={"name": marker}, timeout=TIMEOUT)
+    response = requests.get(lab.url("logger") + "/logs/by-event-id", params={PREFIX: marker}, timeout=TIMEOUT)
     assert assert_envelope(response, 200, "logs")["data"]["count"] == 1

@@ -55,7 +55,7 @@ def burst(lab: Lab, name: str) -> None:
         for i in range(N):
             body = {
                 "action": "log",
-                "log": {"name": name, "data": f"{transport} {i}"},
+                "log": {"name": name, "data": f"{transport} {i}", "event_id": f"{name}-{transport}-{i}"},
                 "transport": transport,
             }
             answer = requests.post(f"{lab.broker}/handle", json=body, timeout=10)
@@ -63,9 +63,11 @@ def burst(lab: Lab, name: str) -> None:
 
 
 def stored_count(lab: Lab, name: str) -> int:
-    return requests.get(f"{lab.url('logger')}/logs/count", params={"name": name}, timeout=5).json()["data"][
-        "count"
-    ]
+    """The events of a burst the logger holds, by their event ids' prefix."""
+    answer = requests.get(
+        f"{lab.url('logger')}/logs/count", params={"event_id_prefix": f"{name}-"}, timeout=5
+    )
+    return answer.json()["data"]["count"]
 
 
 def test_after_n_events_per_transport_each_counter_rose_by_exactly_n(lab: Lab) -> None:

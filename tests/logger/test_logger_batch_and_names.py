@@ -1,5 +1,5 @@
-"""The logger's batch write (POST /log/batch, used by the listener) and its reads by name
-(GET /logs/count, GET /logs/by-name, used by the broker's benchmark), over a real SecantusDB."""
+"""The logger's batch write (POST /log/batch, used by the listener) and its reads by event id prefix
+(GET /logs/count, GET /logs/by-event-id, used by the broker's benchmark), over a real SecantusDB."""
 
 from __future__ import annotations
 
@@ -119,60 +119,88 @@ def test_insert_many_reports_which_entries_were_new(store: LogStore) -> None:
     assert store.collection.count_documents({}) == 3
 
 
-def test_count_and_by_name_read_one_names_entries(client: FlaskClient) -> None:
+def test_count_and_by_event_id_read_the_entries_whose_event_id_starts_with_the_prefix(
+    client: FlaskClient,
+) -> None:
     for i in range(3):
-        client.post("/log", json={"name": "marker", "data": str(i)})
-    client.post("/log", json={"name": "other", "data": "x"})
+        client.post("/log", json={"name": "n", "data": str(i), "event_id": f"run-1-{i}"})
+    # Neighbours of the range: the prefix without its dash, and the next run's ids.
+    for event_id in ("run-1", "run-10-0", "run-2-0"):
+        client.post("/log", json={"name": "n", "data": "other", "event_id": event_id})
 
-    count = client.get("/logs/count?name=marker")
-    listing = client.get("/logs/by-name", query_string={"name": "marker"})
+    count = client.get("/logs/count?event_id_prefix=run-1-")
+    listing = client.get("/logs/by-event-id", query_string={"event_id_prefix": "run-1-"})
 
     assert count.status_code == 200
     assert count.get_json() == {
         "error": False,
         "message": "logs counted",
-        "data": {"name": "marker", "count": 3},
+        "data": {"event_id_prefix": "run-1-", "count": 3},
     }
     assert listing.status_code == 200
     body = listing.get_json()
     assert body["message"] == "logs"
-    assert (body["data"]["name"], body["data"]["count"]) == ("marker", 3)
+    assert (body["data"]["event_id_prefix"], body["data"]["count"]) == ("run-1-", 3)
     entries = body["data"]["entries"]
     assert [set(entry) for entry in entries] == [{"data", "created_at"}] * 3
-    assert sorted(entry["data"] for entry in entries) == ["0", "1", "2"]
+    assert [entry["data"] for entry in entries] == ["0", "1", "2"]
     times = [datetime.fromisoformat(entry["created_at"]) for entry in entries]
-    assert times == sorted(times)
     assert all(t.utcoffset() == timedelta(0) for t in times)
 
 
-def test_an_unknown_name_counts_zero(client: FlaskClient) -> None:
-    assert client.get("/logs/count?name=nobody").get_json()["data"]["count"] == 0
-    assert client.get("/logs/by-name?name=nobody").get_json()["data"] == {
-        "name": "nobody",
+LAST = chr(0x10FFFF)  # the last character: a prefix ending in it has no successor of the same length
+EVENT_IDS = ("a", "ax", "a" + LAST, "a" + LAST + "!", "b", LAST, LAST + LAST, "\ud7ff", "\ud7ffz", "\ue000")
+
+
+@pytest.mark.parametrize("prefix", ["a", "a" + LAST, LAST, "\ud7ff"])
+def test_a_prefix_ending_in_any_character_reads_exactly_the_event_ids_it_starts(
+    client: FlaskClient, prefix: str
+) -> None:
+    """The read is a range of the index, up to the first string past the prefix's: also where its last
+    character is the last of Unicode, or the one before the surrogates (no characters of UTF-8)."""
+    for event_id in EVENT_IDS:
+        client.post("/log", json={"name": "n", "data": event_id, "event_id": event_id})
+
+    listing = client.get("/logs/by-event-id", query_string={"event_id_prefix": prefix}).get_json()["data"]
+
+    expected = sorted(event_id for event_id in EVENT_IDS if event_id.startswith(prefix))
+    assert sorted(entry["data"] for entry in listing["entries"]) == expected
+    assert listing["count"] == len(expected)
+
+
+def test_an_unknown_prefix_counts_zero(client: FlaskClient) -> None:
+    assert client.get("/logs/count?event_id_prefix=nobody").get_json()["data"]["count"] == 0
+    assert client.get("/logs/by-event-id?event_id_prefix=nobody").get_json()["data"] == {
+        "event_id_prefix": "nobody",
         "count": 0,
         "entries": [],
     }
 
 
-@pytest.mark.parametrize("path", ["/logs/count", "/logs/by-name"])
+@pytest.mark.parametrize("path", ["/logs/count", "/logs/by-event-id"])
 @pytest.mark.parametrize(
-    ("query", "message"), [("", "name is required"), ("?name=%20", "name must not be empty")]
+    ("query", "message"),
+    [
+        ("", "event_id_prefix is required"),
+        ("?event_id_prefix=%20", "event_id_prefix must not be empty"),
+        ("?name=n", "event_id_prefix is required"),
+    ],
 )
-def test_a_read_by_name_needs_a_name(client: FlaskClient, path: str, query: str, message: str) -> None:
+def test_a_read_by_event_id_needs_a_prefix(client: FlaskClient, path: str, query: str, message: str) -> None:
     response = client.get(path + query)
 
     assert response.status_code == 400
     assert response.get_json() == {"error": True, "message": message}
 
 
-def test_an_unreachable_store_is_a_503_on_the_batch_and_name_routes(down_config: Config) -> None:
+def test_an_unreachable_store_is_a_503_on_the_batch_and_prefix_routes(down_config: Config) -> None:
     app = create_app(down_config)
     client = app.test_client()
     try:
         for response in (
             client.post("/log/batch", json={"entries": [{"name": "n", "data": "d"}]}),
-            client.get("/logs/count?name=n"),
-            client.get("/logs/by-name?name=n"),
+            client.get("/logs/count?event_id_prefix=n"),
+            client.get("/logs/by-event-id?event_id_prefix=n"),
         ):
             assert response.status_code == 503
             assert response.get_json() == {"error": True, "message": "log store is unavailable"}

@@ -75,9 +75,46 @@ def test_the_first_write_creates_the_indexes(store: LogStore) -> None:
     store.insert(event("a", "b"), "http")
 
     indexes = {index["name"]: index for index in store.collection.list_indexes()}
-    assert indexes["event_id_unique"]["unique"] is True
-    assert list(indexes["event_id_unique"]["key"].items()) == [("event_id", 1)]
+    assert set(indexes) == {"_id_", "event_id_once", "newest"}
+    assert indexes["event_id_once"]["unique"] is True
+    assert list(indexes["event_id_once"]["key"].items()) == [("event_id", 1)]
     assert list(indexes["newest"]["key"].items()) == [("created_at", -1), ("_id", -1)]
+
+
+def winning_index(store: LogStore, query: dict[str, object]) -> str | None:
+    plan = store.collection.find(query).explain()["queryPlanner"]["winningPlan"]
+    return plan.get("inputStage", {}).get("indexName")
+
+
+def test_reads_by_event_id_go_through_its_index(store: LogStore) -> None:
+    """Finding a second delivery's first copy, and the benchmark's reads by prefix, never scan the
+    collection (they did while the index's filter was a $type, which the store could not match)."""
+    store.insert(event("a", "b", "run-1-0"), "http")
+
+    assert winning_index(store, {"event_id": "run-1-0"}) == "event_id_once"
+    assert winning_index(store, {"event_id": {"$gte": "run-1-", "$lt": "run-1."}}) == "event_id_once"
+
+
+def test_a_store_made_by_an_earlier_version_gets_the_new_indexes_and_loses_the_retired_ones(
+    store: LogStore,
+) -> None:
+    """Its documents from before event ids existed (no event_id) still don't collide, and an event id
+    is still stored once."""
+    store.collection.create_index(
+        "event_id",
+        name="event_id_unique",
+        unique=True,
+        partialFilterExpression={"event_id": {"$type": "string"}},
+    )
+    store.collection.create_index([("name", 1), ("created_at", 1)], name="by_name")
+    store.collection.insert_many([{"name": "old", "data": "1"}, {"name": "old", "data": "2"}])
+
+    first = store.insert(event("new", "first", "kept-once"), "http")
+    second = store.insert(event("new", "second", "kept-once"), "rpc")
+
+    assert {index["name"] for index in store.collection.list_indexes()} == {"_id_", "event_id_once", "newest"}
+    assert (first.created, second.created, second.id) == (True, False, first.id)
+    assert store.collection.count_documents({}) == 3
 
 
 def test_newest_lists_newest_first_up_to_the_limit(store: LogStore) -> None:
