@@ -3,7 +3,7 @@ its operation, built from the constants its checks use."""
 
 from __future__ import annotations
 
-from broker.bench import MAX_CONCURRENCY, MAX_EVENTS, NDJSON
+from broker.bench import DEFAULT_AUTH_N, MAX_CONCURRENCY, MAX_EVENTS, NDJSON
 from broker.config import TRANSPORTS
 from labkit.events import (
     LEVELS,
@@ -124,7 +124,7 @@ LOGS = operation(
 )
 # POST /bench's view is the bench blueprint's; create_app attaches this to it (describe_endpoint).
 BENCH = Operation(
-    "Run a benchmark of the four transports, streaming progress as JSON lines",
+    "Run a benchmark of the four transports and the mail and auth actions, streaming progress as JSON lines",
     {
         200: Answer(
             "progress lines, then one result or error line",
@@ -132,15 +132,31 @@ BENCH = Operation(
             schema={"type": "string", "description": "one JSON object a line"},
         ),
         400: Answer(
-            f"n not an integer from 1 to {MAX_EVENTS}, or concurrency not one from 1 to {MAX_CONCURRENCY}"
+            f"n or auth_n not an integer from 1 to {MAX_EVENTS}, or concurrency not one from 1 to "
+            f"{MAX_CONCURRENCY}"
         ),
         409: Answer('"a benchmark is already running"'),
     },
     body=object_schema(
         {
-            "n": {"type": "integer", "minimum": 1, "maximum": MAX_EVENTS, "description": "events per path"},
+            "n": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_EVENTS,
+                "description": "events per path, and mails",
+            },
             "concurrency": {"type": "integer", "minimum": 1, "maximum": MAX_CONCURRENCY},
-        }
+        },
+        {
+            "auth_n": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_EVENTS,
+                "description": (
+                    f"logins of the seed user (each a bcrypt hash); absent: n, at most {DEFAULT_AUTH_N}"
+                ),
+            }
+        },
     ),
     tags=("bench",),
 )

@@ -3,8 +3,11 @@
 For each transport, N log events go through the broker (POST /handle on the broker's own port, so
 through gunicorn exactly as a client's would) and the same N go straight to the logger over that
 transport with the broker's own senders. Each path then waits until every accepted event is stored
-and reads back, by the prefix of its events' ids, what the logger stored and when. The answer streams one
-JSON object a line: progress at least every half second, then the result (or an error).
+and reads back, by the prefix of its events' ids, what the logger stored and when. Then the broker's
+other actions, measured by their replies: N mails, each with subject "bench-<run id> <number>" (so
+`make bench` counts them again in the SMTP catcher, which this broker does not know), and AUTH_N logins
+of the seed user. The answer streams one JSON object a line: progress at least every half second, then
+the result (or an error).
 
 The load runs in a child process, `python -m broker.bench`, whose lines the route passes on: a load
 generator inside a broker worker would share that worker's interpreter lock with the requests it
@@ -51,6 +54,13 @@ log = logging.getLogger(__name__)
 MAX_EVENTS = 10_000
 MAX_CONCURRENCY = 64
 PATHS = ("broker", "direct")
+# The broker's other actions, measured through the broker only, after the log paths.
+ACTIONS = ("mail", "auth")
+# Logins a run makes unless told: each costs a bcrypt hash at the configured cost (about a quarter of a
+# second of CPU at 12), so as many as log events would make a long run.
+DEFAULT_AUTH_N = 200
+SEED_USER = {"email": "admin@example.com", "password": "verysecret"}
+MAIL_TO = "bench@example.com"
 PROGRESS_EVERY_S = 0.5
 # Waiting for accepted events to be stored ends once none has arrived for this long.
 STALL_S = 60.0
@@ -72,21 +82,26 @@ NDJSON = "application/x-ndjson"
 class Settings:
     n: int
     concurrency: int
+    auth_n: int
 
 
-def _bounded_int(body: dict[str, Any], field_name: str, top: int) -> int:
+def _bounded_int(body: dict[str, Any], field_name: str, top: int, default: int | None = None) -> int:
     value = body.get(field_name)
     if value is None:
-        raise ApiError(400, f"{field_name} is required")
+        if default is None:
+            raise ApiError(400, f"{field_name} is required")
+        return default
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
         raise ApiError(400, f"{field_name} must be an integer from 1 to {top}")
     return value
 
 
 def parse_settings(body: dict[str, Any]) -> Settings:
+    n = _bounded_int(body, "n", MAX_EVENTS)
     return Settings(
-        n=_bounded_int(body, "n", MAX_EVENTS),
+        n=n,
         concurrency=_bounded_int(body, "concurrency", MAX_CONCURRENCY),
+        auth_n=_bounded_int(body, "auth_n", MAX_EVENTS, default=min(n, DEFAULT_AUTH_N)),
     )
 
 
@@ -376,6 +391,29 @@ def measure(load: Load, stored: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def measure_replies(load: Load) -> dict[str, Any]:
+    """The numbers of a path measured by its replies (a mail sent, a login): throughput is replies per
+    second, and what arrived (stored, duplicates, lost, deliver_ms) is null: no store of the lab's
+    holds it (the SMTP catcher's mails are counted by `make bench`)."""
+    send_s = max(0.0, load.replied_at - load.started_at)
+    accepted_per_s = round(load.accepted / send_s, 1) if send_s > 0 else 0.0
+    return {
+        "sent": load.sent,
+        "accepted": load.accepted,
+        "stored": None,
+        "duplicates": None,
+        "failed": load.sent - load.accepted,
+        "lost": None,
+        "errors": dict(load.errors),
+        "send_s": round(send_s, 3),
+        "run_s": round(send_s, 3),
+        "throughput_per_s": accepted_per_s,
+        "accepted_per_s": accepted_per_s,
+        "accept_ms": percentiles([ms for ms in load.accept_ms if ms is not None]),
+        "deliver_ms": percentiles([]),
+    }
+
+
 class Bench:
     """One benchmark run: every transport through the broker and direct, in turn."""
 
@@ -404,16 +442,14 @@ class Bench:
                         if path == "broker"
                         else partial(self._direct, clients)
                     )
-                    warm_up = make(
-                        transport,
-                        f"bench-{self.run_id}-warmup-{path}-{transport}",
-                        WARMUP_PER_CLIENT * self.settings.concurrency,
-                    )
+                    warm_up = make(transport, f"bench-{self.run_id}-warmup-{path}-{transport}", self._warm_n)
                     load = make(transport, marker, self.settings.n)
                     yield from self._warm_up(warm_up, load, path, transport)
                     paths[path][transport] = yield from self._run_path(
                         load, clients.logger, path, transport, f"{marker}-"
                     )
+            paths["broker"]["mail"] = yield from self._mail(broker)
+            paths["broker"]["auth"] = yield from self._auth(broker)
         except ApiError as exc:
             yield _error_line(exc.message)
             return
@@ -429,14 +465,20 @@ class Bench:
             clients.close()
         memory = procstat.usage(self.lab_root)
         data = {
+            "run_id": self.run_id,
             "n": self.settings.n,
             "concurrency": self.settings.concurrency,
+            "auth_n": self.settings.auth_n,
             "started_at": started_at,
             "host": host,
             "paths": paths,
             "memory_mib": {role: round(use.memory_bytes / 2**20, 1) for role, use in sorted(memory.items())},
         }
         yield _line({"type": "result", "error": False, "message": "benchmark done", "data": data})
+
+    @property
+    def _warm_n(self) -> int:
+        return WARMUP_PER_CLIENT * self.settings.concurrency
 
     def _load(
         self, n: int, send: Callable[[int], None], thread_done: Callable[[], None] | None = None
@@ -463,6 +505,49 @@ class Bench:
             broker.handle({"action": "log", "log": event, "transport": transport})
 
         return self._load(n, send, broker.close)
+
+    def _action(self, broker: BrokerClient, n: int, body: Callable[[int], dict[str, Any]]) -> Load:
+        return self._load(n, lambda seq: broker.handle(body(seq)), broker.close)
+
+    def _mail(self, broker: BrokerClient) -> Generator[str, None, dict[str, Any]]:
+        """N mails through the broker's mail action, subject "bench-<run id> <number>" (the warm-up's
+        "bench-<run id>-warmup <number>")."""
+
+        def mail(marker: str) -> Callable[[int], dict[str, Any]]:
+            def body(seq: int) -> dict[str, Any]:
+                message = f"A benchmark's mail, number {seq}."
+                return {
+                    "action": "mail",
+                    "mail": {"to": MAIL_TO, "subject": f"{marker} {seq}", "message": message},
+                }
+
+            return body
+
+        load = self._action(broker, self.settings.n, mail(f"bench-{self.run_id}"))
+        warm_up = self._action(broker, self._warm_n, mail(f"bench-{self.run_id}-warmup"))
+        yield from self._warm_up(warm_up, load, "broker", "mail")
+        return (yield from self._replies(load, "mail"))
+
+    def _auth(self, broker: BrokerClient) -> Generator[str, None, dict[str, Any]]:
+        """AUTH_N logins of the seed user through the broker's auth action (one per client to warm up)."""
+        body = {"action": "auth", "auth": SEED_USER}
+        load = self._action(broker, self.settings.auth_n, lambda _seq: body)
+        warm_up = self._action(broker, self.settings.concurrency, lambda _seq: body)
+        yield from self._warm_up(warm_up, load, "broker", "auth")
+        return (yield from self._replies(load, "auth"))
+
+    def _replies(self, load: Load, action: str) -> Generator[str, None, dict[str, Any]]:
+        """Run an action's load through the broker, with progress (its accepted count as "stored"), and
+        measure it by its replies, with the lab's CPU per accepted request."""
+        before = procstat.usage(self.lab_root)
+        load.start()
+        while not load.wait(PROGRESS_EVERY_S):
+            yield _progress(load, "broker", action, load.accepted)
+        after = procstat.usage(self.lab_root)
+        yield _progress(load, "broker", action, load.accepted)
+        result = measure_replies(load)
+        result["cpu_ms_per_event"] = procstat.cpu_ms_per_event(before, after, result["accepted"])
+        return result
 
     def _direct(self, clients: Clients, transport: str, marker: str, n: int) -> Load:
         sender = clients.senders[transport]
@@ -581,7 +666,7 @@ class Runner:
         line is held until the child has ended and the lock is released, so a client that has read it
         can start the next run at once."""
         argv = [sys.executable, "-m", "broker.bench", json.dumps(asdict(self.config))]
-        argv += [str(settings.n), str(settings.concurrency)]
+        argv += [str(settings.n), str(settings.concurrency), str(settings.auth_n)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
         last = None
         try:
@@ -624,11 +709,11 @@ def _stop(signum: int, _frame: object) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """The child process: `python -m broker.bench CONFIG_JSON N CONCURRENCY`, lines on stdout. Its own
-    logs go to stderr, which it shares with the broker."""
+    """The child process: `python -m broker.bench CONFIG_JSON N CONCURRENCY AUTH_N`, lines on stdout. Its
+    own logs go to stderr, which it shares with the broker."""
     fields = json.loads(argv[0])
     config = Config(**{**fields, "cors_origins": tuple(fields["cors_origins"])})
-    settings = Settings(n=int(argv[1]), concurrency=int(argv[2]))
+    settings = Settings(n=int(argv[1]), concurrency=int(argv[2]), auth_n=int(argv[3]))
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     configure_logging("broker")

@@ -1,7 +1,9 @@
-"""`python -m labrun.bench` (`make bench`): compare the four transports, through the broker and direct.
+"""`python -m labrun.bench` (`make bench`): compare the four transports, through the broker and direct,
+and the broker's mail and auth actions.
 
 It asks the broker at BROKER_URL to run the benchmark (POST /bench: the load runs beside the broker, so
-this client's own overhead is not measured), prints a progress line a second, and writes
+this client's own overhead is not measured), prints a progress line a second, counts the run's mails in
+the SMTP catcher at MAIL_CATCHER_URL (MailHog's API, which the native catcher answers too), and writes
 project/bench-results/latest.json, latest.md (a table) and latest.png (charts). When nothing answers at
 BROKER_URL and that is the native lab's address, it starts the native lab (`python -m labrun`, its data
 under project/.run/bench) for the run and stops it afterwards.
@@ -14,7 +16,9 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +31,9 @@ from labrun.services import Ports
 PROJECT = Path(__file__).resolve().parent.parent
 RESULTS = PROJECT / "bench-results"
 NATIVE_BROKER_URL = f"http://127.0.0.1:{Ports().broker}"
+NATIVE_MAIL_CATCHER_URL = "http://127.0.0.1:8025"
+# Mails are read from the catcher this many at a time (its most), newest first.
+CATCHER_PAGE = 250
 LAB_DIR = PROJECT / ".run" / "bench"
 LAB_BANNER = "The lab is up:"
 LAB_START_TIMEOUT_S = 300.0
@@ -34,6 +41,8 @@ LAB_STOP_GRACE_S = 90.0
 # The broker sends a line at least every half second; a silence this long means it is gone.
 READ_TIMEOUT_S = 60.0
 TRANSPORTS = ("rabbitmq", "rpc", "grpc", "http")
+# Measured through the broker only.
+ACTIONS = ("mail", "auth")
 PATHS = ("broker", "direct")
 PERCENTILES = ("p50", "p95", "p99")
 COLUMNS = (
@@ -68,14 +77,24 @@ def _number(value: Any, digits: int = 1) -> str:
 def table(result: dict[str, Any]) -> str:
     """The result as a markdown table: one row per path and transport, latencies in milliseconds."""
     host = result["host"]
+    clients = (
+        "a single client (concurrency 1): one request at a time, so each latency is a request's own"
+        if result["concurrency"] == 1
+        else f"concurrency {result['concurrency']}"
+    )
     lines = [
-        f"N = {result['n']} events per transport and path, concurrency {result['concurrency']}, "
-        f"started {result['started_at']}; {host.get('cpus')} CPUs, {host.get('platform')}, "
-        f"Python {host.get('python')}, load {host.get('load_1m')} at start.",
+        f"N = {result['n']} events per transport and path, and mails; "
+        f"{_number(result.get('auth_n'))} logins; {clients}; started {result['started_at']}; "
+        f"{host.get('cpus')} CPUs, {host.get('platform')}, Python {host.get('python')}, "
+        f"load {host.get('load_1m')} at start.",
         "throughput/s: events stored per second, from the first send until the last event was stored; "
-        "accepted/s: 202s per second while sending. Latencies in ms: accept = until the 202 (or the "
-        "sender returned), deliver = from sending until the stored event's created_at (the logger's clock "
-        "as it writes the event; the same machine's clock as the sender's).",
+        "accepted/s: 202s per second while sending. Latencies in ms (p50 is the median): accept = until "
+        "the 202 (or the sender returned), deliver = from sending until the stored event's created_at (the "
+        "logger's clock as it writes the event; the same machine's clock as the sender's).",
+        "mail: the broker's mail action; throughput = replies per second, stored = the mails the SMTP "
+        "catcher received (once each: none lost when it equals accepted). auth: the broker's auth action "
+        "with the seed user (bcrypt at the configured cost); throughput = replies per second. CPU "
+        "ms/event: per stored event on the log paths, per request for mail and auth.",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "|".join("---" if i < 2 else "---:" for i in range(len(COLUMNS))) + "|",
@@ -101,8 +120,8 @@ def cpu_table(result: dict[str, Any]) -> list[str]:
     if not roles:
         return []
     lines = [
-        "CPU ms per stored event, by process (user + system time from /proc; the lab's total leaves out "
-        "the load generator):",
+        "CPU ms per stored event (per request for mail and auth), by process (user + system time from "
+        "/proc; the lab's total leaves out the load generator):",
         "",
         "| path | transport | " + " | ".join(roles) + " | total |",
         "|---|---|" + "---:|" * (len(roles) + 1),
@@ -136,23 +155,26 @@ def chart(result: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: PLC0415
 
-    transports = [t for t in TRANSPORTS if all(t in result["paths"].get(p, {}) for p in PATHS)]
+    # The transports, then the actions (through the broker only: no direct bar).
+    groups = [t for t in (*TRANSPORTS, *ACTIONS) if t in result["paths"].get("broker", {})]
     colors = {"broker": "#1f77b4", "direct": "#ff7f0e"}
     fig, axes = plt.subplots(3, 1, figsize=(12, 12))
     width = 0.38
     throughput = axes[0]
     for i, p in enumerate(PATHS):
-        xs = [x + (i - 0.5) * width for x in range(len(transports))]
-        values = [result["paths"][p][t]["throughput_per_s"] for t in transports]
-        bars = throughput.bar(xs, values, width, label=f"{p}: stored/s", color=colors[p])
+        measured = result["paths"].get(p, {})
+        xs = [x + (i - 0.5) * width for x, t in enumerate(groups) if t in measured]
+        values = [measured[t]["throughput_per_s"] for t in groups if t in measured]
+        label = f"{p}: stored/s" + (" (mail, auth: replies/s)" if p == "broker" else "")
+        bars = throughput.bar(xs, values, width, label=label, color=colors[p])
         throughput.bar_label(bars, fmt="%.0f", fontsize=8)
-        accepted = [result["paths"][p][t].get("accepted_per_s") or 0 for t in transports]
+        accepted = [measured[t].get("accepted_per_s") or 0 for t in groups if t in measured]
         throughput.scatter(xs, accepted, marker="_", s=600, color="black", zorder=3)
     throughput.scatter([], [], marker="_", s=200, color="black", label="accepted/s (202s while sending)")
     run = f"N={result['n']}, concurrency {result['concurrency']}"
     throughput.set_title(f"Throughput: events stored per second of the run ({run})")
     throughput.set_ylabel("events/s")
-    throughput.set_xticks(range(len(transports)), transports)
+    throughput.set_xticks(range(len(groups)), groups)
     throughput.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     for ax, key, title in (
         (axes[1], "accept_ms", "Accept latency: until the 202 (or the sender returned)"),
@@ -160,11 +182,12 @@ def chart(result: dict[str, Any], path: Path) -> None:
     ):
         bar_width = 0.13
         for i, p in enumerate(PATHS):
+            measured = result["paths"].get(p, {})
             for j, q in enumerate(PERCENTILES):
                 offset = (i * len(PERCENTILES) + j - 2.5) * bar_width
-                values = [result["paths"][p][t][key][q] or 0 for t in transports]
+                values = [measured[t][key][q] or 0 for t in groups if t in measured]
                 ax.bar(
-                    [x + offset for x in range(len(transports))],
+                    [x + offset for x, t in enumerate(groups) if t in measured],
                     values,
                     bar_width,
                     color=colors[p],
@@ -177,7 +200,7 @@ def chart(result: dict[str, Any], path: Path) -> None:
         ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
         ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.set_xticks(range(len(transports)), transports)
+        ax.set_xticks(range(len(groups)), groups)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -192,6 +215,47 @@ def write_results(result: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     paths["md"].write_text(table(result))
     chart(result, paths["png"])
     return paths
+
+
+def count_mails(result: dict[str, Any], catcher_url: str) -> None:
+    """Fill in the mail row's stored (the run's mails the SMTP catcher received, one per number),
+    duplicates and lost, reading the catcher's mails newest first back to the first one older than the
+    run. The broker names each mail "bench-<run id> <number>"."""
+    mail = result["paths"].get("broker", {}).get("mail")
+    if mail is None:
+        return
+    subject = f"bench-{result['run_id']}"
+    since = datetime.fromisoformat(result["started_at"])
+    received: Counter[str] = Counter()
+    start = 0
+    while True:
+        try:
+            response = requests.get(
+                f"{catcher_url}/api/v2/messages", params={"start": start, "limit": CATCHER_PAGE}, timeout=30
+            )
+            response.raise_for_status()
+            items = response.json()["items"]
+            mails = [(_subject(item), datetime.fromisoformat(item["Created"])) for item in items]
+        except (requests.RequestException, ValueError, LookupError, TypeError) as exc:
+            raise BenchError(f"cannot read the mails at {catcher_url}: {exc}") from None
+        for name, created in mails:
+            if created < since:
+                mails = []
+                break
+            marker, _, number = name.rpartition(" ")
+            if marker == subject:
+                received[number] += 1
+        if not mails:
+            break
+        start += len(mails)
+    mail["stored"] = len(received)
+    mail["duplicates"] = sum(received.values()) - len(received)
+    mail["lost"] = max(0, mail["accepted"] - len(received))
+
+
+def _subject(item: dict[str, Any]) -> str:
+    """A mail's subject in MailHog's JSON (its headers as lists of raw values)."""
+    return (item["Content"]["Headers"].get("Subject") or [""])[0]
 
 
 def _answers(url: str) -> bool:
@@ -229,12 +293,12 @@ def start_native_lab() -> Proc:
     raise BenchError(f"the native lab was not up within {LAB_START_TIMEOUT_S:.0f}s:\n{lab.log_tail()}")
 
 
-def stream(broker_url: str, n: int, concurrency: int) -> Iterable[dict[str, Any]]:
+def stream(broker_url: str, settings: dict[str, int]) -> Iterable[dict[str, Any]]:
     """The broker's streamed lines, as objects."""
     try:
         response = requests.post(
             broker_url + "/bench",
-            json={"n": n, "concurrency": concurrency},
+            json=settings,
             stream=True,
             timeout=(5, READ_TIMEOUT_S),
         )
@@ -255,11 +319,12 @@ def stream(broker_url: str, n: int, concurrency: int) -> Iterable[dict[str, Any]
             raise BenchError(f"the broker's answer broke off: {exc}") from None
 
 
-def run(broker_url: str, n: int, concurrency: int) -> dict[str, Any]:
-    """Run the benchmark, printing progress once a second; the result, or BenchError."""
+def run(broker_url: str, settings: dict[str, int]) -> dict[str, Any]:
+    """Run the benchmark (settings: n, concurrency and auth_n if given), printing progress once a second;
+    the result, or BenchError."""
     last_print = 0.0
     last_step = None
-    for line in stream(broker_url, n, concurrency):
+    for line in stream(broker_url, settings):
         kind = line.get("type")
         if kind == "progress":
             step = (line["path"], line["transport"])
@@ -283,7 +348,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--concurrency", type=int, default=os.environ.get("CONCURRENCY", "8"), help="sending threads"
     )
+    parser.add_argument("--auth-n", type=int, help="logins (default: N, at most 200: each is a bcrypt hash)")
     parser.add_argument("--broker-url", default=os.environ.get("BROKER_URL", NATIVE_BROKER_URL).rstrip("/"))
+    parser.add_argument(
+        "--mail-catcher-url",
+        default=os.environ.get("MAIL_CATCHER_URL", NATIVE_MAIL_CATCHER_URL).rstrip("/"),
+        help="the SMTP catcher's API (MailHog's), where the run's mails are counted",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json/.md/.png go")
     args = parser.parse_args(argv)
     lab = None
@@ -292,7 +363,14 @@ def main(argv: list[str] | None = None) -> int:
             if not _is_native(args.broker_url):
                 raise BenchError(f"nothing answers at {args.broker_url}")
             lab = start_native_lab()
-        result = run(args.broker_url, args.n, args.concurrency)
+        settings = {"n": args.n, "concurrency": args.concurrency}
+        if args.auth_n is not None:
+            settings["auth_n"] = args.auth_n
+        result = run(args.broker_url, settings)
+        try:
+            count_mails(result, args.mail_catcher_url)
+        except BenchError as exc:
+            print(f"bench: the mails were not counted: {exc}", file=sys.stderr)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1

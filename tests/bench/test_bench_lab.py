@@ -1,4 +1,5 @@
-"""A small benchmark through the real lab: the streamed lines, every field of the result, nothing lost.
+"""A small benchmark through the real lab: the streamed lines, every field of the result, nothing lost,
+every mail received, and the single-client mode's median and p99 on every path.
 
 It asserts nothing about speed: numbers are what `make bench` prints.
 """
@@ -17,9 +18,11 @@ from typing import Any
 import pymongo.collection
 import requests
 
+from labrun.bench import count_mails, table
 from labtest import Lab, eventually
 
 TRANSPORTS = ["rabbitmq", "rpc", "grpc", "http"]
+ACTIONS = ["mail", "auth"]
 N, CONCURRENCY = 50, 4
 PERCENTILE_KEYS = {"p50", "p95", "p99"}
 M_KEYS = {
@@ -33,8 +36,8 @@ M_KEYS = {
 }
 
 
-def run_bench(lab: Lab) -> list[dict[str, Any]]:
-    body = {"n": N, "concurrency": CONCURRENCY}
+def run_bench(lab: Lab, **settings: int) -> list[dict[str, Any]]:
+    body = {"n": N, "concurrency": CONCURRENCY, **settings}
     with requests.post(lab.broker + "/bench", json=body, stream=True, timeout=(5, 120)) as response:
         assert response.status_code == 200
         assert response.headers["Content-Type"] == "application/x-ndjson"
@@ -51,27 +54,86 @@ def test_a_small_benchmark_streams_progress_then_a_complete_result(lab: Lab) -> 
         assert set(line) == {"type", "path", "transport", "n", "sent", "accepted", "stored"}
         assert line["type"] == "progress"
         assert line["path"] in ("broker", "direct")
-        assert line["transport"] in TRANSPORTS
+        assert line["transport"] in TRANSPORTS + (ACTIONS if line["path"] == "broker" else [])
         assert line["n"] == N
         assert 0 <= line["accepted"] <= line["sent"] <= N
     steps = list(dict.fromkeys((line["transport"], line["path"]) for line in progress))
-    assert steps == [(t, p) for t in TRANSPORTS for p in ("broker", "direct")]
+    assert steps == [(t, p) for t in TRANSPORTS for p in ("broker", "direct")] + [
+        (a, "broker") for a in ACTIONS
+    ]
 
     result = last["data"]
-    assert {"n", "concurrency", "started_at", "host", "paths"} <= set(result)
-    assert (result["n"], result["concurrency"]) == (N, CONCURRENCY)
+    assert {"run_id", "n", "concurrency", "auth_n", "started_at", "host", "paths"} <= set(result)
+    assert (result["n"], result["concurrency"], result["auth_n"]) == (N, CONCURRENCY, N)
     assert {"cpus", "platform", "python"} <= set(result["host"])
     assert list(result["paths"]) == ["broker", "direct"]
+    assert list(result["paths"]["broker"]) == TRANSPORTS + ACTIONS
+    assert list(result["paths"]["direct"]) == TRANSPORTS
     for path, by_transport in result["paths"].items():
-        assert list(by_transport) == TRANSPORTS, path
         for transport, m in by_transport.items():
             where = f"{path}/{transport}"
             assert set(m) >= M_KEYS, where
             assert set(m["accept_ms"]) == set(m["deliver_ms"]) == PERCENTILE_KEYS, where
-            assert all(isinstance(v, float) for v in [*m["accept_ms"].values(), *m["deliver_ms"].values()])
+            assert all(isinstance(v, float) for v in m["accept_ms"].values()), where
             assert m["throughput_per_s"] > 0, where
-            assert (m["sent"], m["accepted"], m["stored"], m["duplicates"]) == (N, N, N, 0), where
-            assert (m["failed"], m["lost"], m["errors"]) == (0, 0, {}), where
+            assert (m["failed"], m["errors"]) == (0, {}), where
+            assert m["cpu_ms_per_event"]["total"] > 0, where
+            if transport in ACTIONS:
+                # Measured by the replies: the broker holds no count of what arrived.
+                assert (m["sent"], m["accepted"], m["stored"], m["lost"]) == (N, N, None, None), where
+                assert m["deliver_ms"] == dict.fromkeys(PERCENTILE_KEYS), where
+            else:
+                assert all(isinstance(v, float) for v in m["deliver_ms"].values()), where
+                assert (m["sent"], m["accepted"], m["stored"], m["duplicates"], m["lost"]) == (N, N, N, 0, 0)
+    # Each login costs the authentication service a bcrypt hash; each mail, the mail service a message.
+    assert result["paths"]["broker"]["auth"]["cpu_ms_per_event"]["authentication"] > 0
+    assert result["paths"]["broker"]["mail"]["cpu_ms_per_event"]["mail"] > 0
+
+
+def catcher_subjects(lab: Lab) -> list[str]:
+    answer = requests.get(f"{lab.backing.mail_ui_url}/api/v2/messages", params={"limit": 250}, timeout=10)
+    return [item["Content"]["Headers"]["Subject"][0] for item in answer.json()["items"]]
+
+
+def test_every_mail_of_a_run_is_received_once_and_make_bench_counts_them(lab: Lab) -> None:
+    *_, last = run_bench(lab, auth_n=1)
+    result = last["data"]
+
+    run = f"bench-{result['run_id']}"
+    received = [subject for subject in catcher_subjects(lab) if subject.startswith(f"{run} ")]
+    assert sorted(received) == sorted(f"{run} {i}" for i in range(N))
+    count_mails(result, lab.backing.mail_ui_url)
+    mail = result["paths"]["broker"]["mail"]
+    counted = [mail[key] for key in ("sent", "accepted", "stored", "duplicates", "lost")]
+    assert counted == [N, N, N, 0, 0]
+    row = next(line for line in table(result).splitlines() if line.startswith("| broker | mail |"))
+    assert row.startswith(f"| broker | mail | {N} | {N} | {N} | 0 |")
+
+
+def test_a_single_client_run_reports_the_median_and_p99_of_every_path(lab: Lab) -> None:
+    *_, last = run_bench(lab, n=10, concurrency=1, auth_n=3)
+    result = last["data"]
+
+    assert result["concurrency"] == 1
+    rows = [(p, t, m) for p, by_name in result["paths"].items() for t, m in by_name.items()]
+    assert {(p, t) for p, t, _m in rows} == {
+        *((p, t) for p in ("broker", "direct") for t in TRANSPORTS),
+        *(("broker", a) for a in ACTIONS),
+    }
+    for path, name, m in rows:
+        assert m["accepted"] == (3 if name == "auth" else 10), (path, name)
+        assert isinstance(m["accept_ms"]["p50"], float), (path, name)
+        assert isinstance(m["accept_ms"]["p99"], float), (path, name)
+        assert m["accept_ms"]["p50"] <= m["accept_ms"]["p99"], (path, name)
+    printed = table(result).splitlines()
+    assert "a single client (concurrency 1)" in printed[0]
+    header = next(line for line in printed if line.startswith("| path |"))
+    columns = [cell.strip() for cell in header.strip("|").split("|")]
+    main_table = printed[printed.index(header) + 2 : printed.index("", printed.index(header))]
+    assert len(main_table) == len(rows)
+    for line in main_table:
+        cells = dict(zip(columns, (cell.strip() for cell in line.strip("|").split("|")), strict=True))
+        assert cells["accept p50"] != "-" and cells["accept p99"] != "-", line
 
 
 def bench_processes(lab: Lab) -> list[str]:

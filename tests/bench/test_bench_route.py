@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from broker import create_app
-from broker.bench import Load, measure, percentiles
+from broker.bench import Load, measure, measure_replies, parse_settings, percentiles
 from broker.config import Config
 from labtest import free_port
 
@@ -57,6 +57,8 @@ def client(app: Flask) -> FlaskClient:
         ({"n": True, "concurrency": 4}, "n must be an integer from 1 to 10000"),
         ({"n": 10, "concurrency": 0}, "concurrency must be an integer from 1 to 64"),
         ({"n": 10, "concurrency": 65}, "concurrency must be an integer from 1 to 64"),
+        ({"n": 10, "concurrency": 4, "auth_n": 0}, "auth_n must be an integer from 1 to 10000"),
+        ({"n": 10, "concurrency": 4, "auth_n": "5"}, "auth_n must be an integer from 1 to 10000"),
         ([10, 4], "request body must be a JSON object"),
     ],
 )
@@ -117,6 +119,14 @@ def test_a_run_that_cannot_read_the_store_ends_with_an_error_line(client: FlaskC
     assert all(line["accepted"] == 0 for line in progress)
 
 
+@pytest.mark.parametrize(
+    ("body", "auth_n"),
+    [({"n": 50}, 50), ({"n": 5000}, 200), ({"n": 50, "auth_n": 7}, 7), ({"n": 10, "auth_n": 300}, 300)],
+)
+def test_logins_default_to_n_up_to_200(body: dict[str, int], auth_n: int) -> None:
+    assert parse_settings({**body, "concurrency": 1}).auth_n == auth_n
+
+
 def test_percentiles_interpolate_between_ranks() -> None:
     assert percentiles([float(v) for v in range(1, 101)]) == {"p50": 50.5, "p95": 95.05, "p99": 99.01}
     assert percentiles([7.0]) == {"p50": 7.0, "p95": 7.0, "p99": 7.0}
@@ -146,3 +156,19 @@ def test_measure_counts_stored_lost_and_duplicated_events_by_their_data() -> Non
     assert (m["throughput_per_s"], m["accepted_per_s"]) == (1.0, 1.5)
     assert m["accept_ms"] == {"p50": 20.0, "p95": 29.0, "p99": 29.8}
     assert m["deliver_ms"] == {"p50": 7.0, "p95": 9.7, "p99": 9.94}
+
+
+def test_a_path_measured_by_its_replies_counts_no_arrivals() -> None:
+    load = Load(3, 1, lambda _seq: None, threading.Event())
+    load.started_at, load.replied_at = 1000.0, 1002.0
+    load.sent, load.accepted = 3, 2
+    load.accept_ms = [250.0, None, 260.0]
+    load.errors.update({"401": 1})
+
+    m = measure_replies(load)
+
+    assert (m["sent"], m["accepted"], m["failed"], m["errors"]) == (3, 2, 1, {"401": 1})
+    assert (m["stored"], m["duplicates"], m["lost"]) == (None, None, None)
+    assert (m["throughput_per_s"], m["accepted_per_s"]) == (1.0, 1.0)
+    assert m["accept_ms"] == {"p50": 255.0, "p95": 259.5, "p99": 259.9}
+    assert m["deliver_ms"] == {"p50": None, "p95": None, "p99": None}

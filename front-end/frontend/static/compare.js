@@ -14,6 +14,10 @@ import {
 } from "./charts.js";
 
 const LIMITS = { n: [1, 10000], concurrency: [1, 64] };
+// The broker's other actions, measured through the broker only and by their replies: the broker holds no
+// count of the mails received (`make bench` counts them in the SMTP catcher), nor of logins.
+const ACTIONS = ["mail", "auth"];
+const NAMES = { broker: [...TRANSPORTS, ...ACTIONS], direct: TRANSPORTS };
 // The broker sends a progress line at least every 0.5 s; this long without one means it is stuck.
 const STALL_MS = 30000;
 
@@ -73,6 +77,10 @@ function meter() {
   return wrap;
 }
 
+// What a row's bar counts: stored events, or the replies of an action.
+const counted = (transport) => (ACTIONS.includes(transport) ? "answered" : "stored");
+
+// n is unknown (null) for the logins until the broker's first progress line says it.
 function progressRow(path, transport, n) {
   const row = element("div", "progress-row");
   row.dataset.testid = "bench-progress-row";
@@ -82,10 +90,11 @@ function progressRow(path, transport, n) {
   const badge = element("span", "badge", transport);
   badge.dataset.transport = transport;
   const bar = meter();
-  bar.setAttribute("aria-label", `${transport} ${PATH_NAMES[path]}: events stored`);
-  bar.setAttribute("aria-valuemax", String(n));
+  bar.setAttribute("aria-label", `${transport} ${PATH_NAMES[path]}: requests ${counted(transport)}`);
+  if (n !== null) bar.setAttribute("aria-valuemax", String(n));
   bar.setAttribute("aria-valuenow", "0");
-  row.append(badge, bar, element("span", "progress-text", `waiting · 0 / ${formatCount(n)}`));
+  const waiting = n === null ? "waiting" : `waiting · 0 / ${formatCount(n)}`;
+  row.append(badge, bar, element("span", "progress-text", waiting));
   return row;
 }
 
@@ -94,8 +103,8 @@ function renderProgress(n) {
   const columns = PATHS.map((path) => {
     const column = element("div", "progress-column");
     column.append(element("h3", "", PATH_NAMES[path]));
-    for (const transport of TRANSPORTS) {
-      const row = progressRow(path, transport, n);
+    for (const transport of NAMES[path]) {
+      const row = progressRow(path, transport, transport === "auth" ? null : n);
       progressRows.set(`${path}/${transport}`, row);
       column.append(row);
     }
@@ -111,16 +120,18 @@ function updateProgress({ path, transport, n, sent, accepted, stored }) {
   const share = (count) => `${(Math.min(Math.max(count / n, 0), 1) * 100).toFixed(2)}%`;
   row.querySelector(".meter-accepted").setAttribute("width", share(accepted));
   row.querySelector(".meter-stored").setAttribute("width", share(stored));
+  row.querySelector(".meter").setAttribute("aria-valuemax", String(n));
   row.querySelector(".meter").setAttribute("aria-valuenow", String(stored));
   row.dataset.state = stored >= n ? "done" : "running";
   const text = row.querySelector(".progress-text");
-  text.textContent = `${formatCount(stored)} / ${formatCount(n)} stored`;
+  text.textContent = `${formatCount(stored)} / ${formatCount(n)} ${counted(transport)}`;
   const detail = ` · ${formatCount(accepted)} accepted · ${formatCount(sent)} sent`;
   text.append(element("span", "progress-detail", detail));
 }
 
+// A number, or a dash where the path has none (what arrived of a mail or a login).
 function numberCell(value, format = formatCount) {
-  const td = element("td", "num", format(value));
+  const td = element("td", "num", value === null ? "—" : format(value));
   td.dataset.value = String(value ?? "");
   return td;
 }
@@ -137,8 +148,8 @@ function resultRow(path, transport, measured) {
   // Sends that failed, accepted events never stored, and events stored twice are shown in red.
   const bad = {
     accepted: measured.accepted < measured.sent,
-    stored: measured.stored < measured.accepted,
-    duplicates: measured.duplicates > 0,
+    stored: measured.stored !== null && measured.stored < measured.accepted,
+    duplicates: measured.duplicates !== null && measured.duplicates > 0,
   };
   const counts = ["sent", "accepted", "stored", "duplicates", "throughput_per_s"].map((field) => {
     const td = numberCell(measured[field]);
@@ -153,7 +164,8 @@ function resultRow(path, transport, measured) {
       return td;
     }),
   );
-  // The lab's CPU per stored event, from /proc on the broker's machine (absent where it cannot be read).
+  // The lab's CPU per stored event (per request for an action), from /proc on the broker's machine (absent
+  // where it cannot be read).
   const cpu = numberCell(measured.cpu_ms_per_event?.total ?? null, formatMs);
   cpu.dataset.field = "cpu_ms_per_event";
   cpu.title = cpuBreakdown(measured.cpu_ms_per_event);
@@ -178,16 +190,20 @@ function describeHost(host) {
 }
 
 function checkResult(data) {
+  const known = (value) => value === null || Number.isFinite(value);
   const complete =
     data?.paths &&
+    Number.isFinite(data.auth_n) &&
     PATHS.every((path) =>
-      TRANSPORTS.every((t) => {
+      NAMES[path].every((t) => {
         const m = data.paths[path]?.[t];
-        const known = (value) => value === null || Number.isFinite(value);
-        const counts = ["sent", "accepted", "stored", "duplicates", "throughput_per_s"];
+        // What arrived is counted on the log paths only.
+        const arrived = ["stored", "duplicates"];
+        const check = TRANSPORTS.includes(t) ? Number.isFinite : known;
         return (
           m &&
-          counts.every((field) => Number.isFinite(m[field])) &&
+          ["sent", "accepted", "throughput_per_s"].every((field) => Number.isFinite(m[field])) &&
+          arrived.every((field) => check(m[field])) &&
           [m.accept_ms, m.deliver_ms].every((ms) => ["p50", "p95", "p99"].every((p) => known(ms?.[p])))
         );
       }),
@@ -198,22 +214,24 @@ function checkResult(data) {
 function renderResult(data) {
   checkResult(data);
   for (const path of PATHS) {
-    for (const transport of TRANSPORTS) {
-      updateProgress({ path, transport, n: data.n, ...data.paths[path][transport] });
+    for (const transport of NAMES[path]) {
+      const measured = data.paths[path][transport];
+      const n = transport === "auth" ? data.auth_n : data.n;
+      updateProgress({ path, transport, n, ...measured, stored: measured.stored ?? measured.accepted });
     }
   }
   const started = data.started_at ? new Date(data.started_at) : null;
   const when = started && !Number.isNaN(started.getTime()) ? ` · started ${started.toLocaleString()}` : "";
   $("bench-summary").textContent =
-    `${formatCount(data.n)} events per transport and path · ${formatCount(data.concurrency)} concurrent clients` +
-    `${when}${describeHost(data.host)}`;
+    `${formatCount(data.n)} events per transport and path, and mails · ${formatCount(data.auth_n)} logins · ` +
+    `${formatCount(data.concurrency)} concurrent clients${when}${describeHost(data.host)}`;
   $("bench-throughput").replaceChildren(caption("Throughput", "events stored per second, higher is better"));
   $("bench-throughput").append(throughputChart(data.paths));
   const latencyNote = "p50 / p95 / p99 in ms, lower is better; the number is p99";
   $("bench-latency").replaceChildren(caption("Latency", latencyNote));
   $("bench-latency").append(latencyChart(data.paths));
   $("bench-rows").replaceChildren(
-    ...PATHS.flatMap((path) => TRANSPORTS.map((t) => resultRow(path, t, data.paths[path][t]))),
+    ...PATHS.flatMap((path) => NAMES[path].map((t) => resultRow(path, t, data.paths[path][t]))),
   );
   $("bench-results").hidden = false;
 }
