@@ -22,7 +22,8 @@ def _replicas(addresses: list[str]) -> dict[str, Any]:
     hosts, ports = zip(*(address.rsplit(":", 1) for address in addresses), strict=True)
     (port,) = set(ports)
     names = [f"tasks.{host}" for host in hosts]
-    return {"dns_sd_configs": [{"names": names, "type": "A", "port": int(port), "refresh_interval": DNS_REFRESH}]}
+    lookup = {"names": names, "type": "A", "port": int(port), "refresh_interval": DNS_REFRESH}
+    return {"dns_sd_configs": [lookup]}
 
 
 def scrape_config(targets: dict[str, list[str]], *, replicas: bool = False) -> dict[str, Any]:
