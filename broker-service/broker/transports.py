@@ -53,8 +53,8 @@ _GRPC_SERVICE_CONFIG = json.dumps(
             {
                 "name": [{"service": logs_pb2.DESCRIPTOR.services_by_name["LogService"].full_name}],
                 "retryPolicy": {
-                    "maxAttempts": 4,
-                    "initialBackoff": "0.1s",
+                    "maxAttempts": 5,
+                    "initialBackoff": "0.2s",
                     "maxBackoff": "1s",
                     "backoffMultiplier": 2,
                     "retryableStatusCodes": ["UNAVAILABLE"],
@@ -178,12 +178,14 @@ class GrpcSender:
                 # How soon the name may be resolved again, when a connection ends (a replica stopped,
                 # or the logger closed it at its maximum age) and gRPC asks for fresh addresses.
                 ("grpc.dns_min_time_between_resolutions_ms", 1000),
-                # Short reconnect backoff: once the logger is back, calls succeed within a couple of
-                # seconds. grpc.min_reconnect_backoff_ms stays at its default: gRPC also takes it as the
-                # time a connection attempt may last, and at 200 ms a logger that paused for a moment
-                # failed calls with UNAVAILABLE long before their deadline.
-                ("grpc.initial_reconnect_backoff_ms", 200),
-                ("grpc.max_reconnect_backoff_ms", 2000),
+                # Short reconnect backoff. Round robin fails a call at once while every address is
+                # waiting out its backoff after a failed connection (pick_first would connect anew for
+                # the call), so a logger that is back must be reconnected to within the retries' reach:
+                # at most 0.5 s apart. grpc.min_reconnect_backoff_ms stays at its default: gRPC also
+                # takes it as the time a connection attempt may last, and at 200 ms a logger that paused
+                # for a moment failed calls with UNAVAILABLE long before their deadline.
+                ("grpc.initial_reconnect_backoff_ms", 100),
+                ("grpc.max_reconnect_backoff_ms", 500),
             ],
         )
         self.stub = logs_pb2_grpc.LogServiceStub(self.channel)
