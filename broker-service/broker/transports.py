@@ -43,7 +43,8 @@ _GRPC_ERRORS = {
 }
 
 # Round robin over every address of the logger's name; a call that ends UNAVAILABLE (its replica went
-# away, or had no store) is tried again, on another replica when there is one, within the call's deadline.
+# away, or had no store) or CANCELLED (a replica that shuts down cancels the calls it had received but not
+# yet begun) is tried again, on another replica when there is one, within the call's deadline.
 # WriteLog is idempotent: the event carries its event id and the logger stores an event id once, answering
 # a repeat with success, so a retried call never stores an event twice.
 _GRPC_SERVICE_CONFIG = json.dumps(
@@ -57,7 +58,7 @@ _GRPC_SERVICE_CONFIG = json.dumps(
                     "initialBackoff": "0.2s",
                     "maxBackoff": "1s",
                     "backoffMultiplier": 2,
-                    "retryableStatusCodes": ["UNAVAILABLE"],
+                    "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"],
                 },
             }
         ],
