@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -9,13 +10,15 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import ConnectionPool
+from urllib3.connection import HTTPConnection
+from urllib3.connectionpool import ConnectionPool, HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from labkit.logs import REQUEST_ID_HEADER, request_id_var
+from labkit.net import CLIENT_IDLE_S
 from labkit.validation import ApiError
 
 
@@ -54,12 +57,46 @@ class FailOver(Retry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
+class _IdleLimit:
+    """A connection pool that does not reuse a connection idle for more than CLIENT_IDLE_S: the server may
+    be closing it (labkit.net.SERVER_KEEPALIVE_S), and a request sent as it closes fails. urllib3 itself
+    only sees a close that has already arrived. The stale connection is closed and connects again on use."""
+
+    def _put_conn(self, conn: HTTPConnection | None) -> None:
+        if conn is not None:
+            conn.labkit_idle_since = time.monotonic()  # type: ignore[attr-defined]
+        super()._put_conn(conn)  # type: ignore[misc]
+
+    def _get_conn(self, timeout: float | None = None) -> HTTPConnection:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        since = getattr(conn, "labkit_idle_since", None)
+        if since is not None and time.monotonic() - since > CLIENT_IDLE_S:
+            conn.close()
+        return conn
+
+
+class _IdleLimitedHTTPPool(_IdleLimit, HTTPConnectionPool):
+    pass
+
+
+class _IdleLimitedHTTPSPool(_IdleLimit, HTTPSConnectionPool):
+    pass
+
+
+class _IdleLimitedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        pools = {"http": _IdleLimitedHTTPPool, "https": _IdleLimitedHTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = pools
+
+
 class Downstream:
     """A JSON-envelope service reached over HTTP: 503 when it cannot be reached, 504 past the deadline.
 
     A request that fails at the connection level is tried once more on a fresh connection (FailOver).
     A POST that may have reached the service is tried again only when `idempotent_posts` says repeating
-    one is safe (the logger's: it stores an event id once); mail would be sent twice."""
+    one is safe (the logger's: it stores an event id once); mail would be sent twice. So a connection idle
+    for longer than CLIENT_IDLE_S, which the server may be closing, is not reused (_IdleLimit)."""
 
     def __init__(
         self,
@@ -80,7 +117,7 @@ class Downstream:
         self.session.trust_env = False
         methods = Retry.DEFAULT_ALLOWED_METHODS | ({"POST"} if idempotent_posts else set())
         retry = FailOver(total=1, allowed_methods=methods, respect_retry_after_header=False)
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=retry)
+        adapter = _IdleLimitedAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 

@@ -10,6 +10,12 @@ from typing import Any
 # are shown in /readyz's data but do not decide readiness.
 ReadyCheck = Callable[[], Mapping[str, Any]]
 
+# How long the lab's HTTP servers keep an idle connection open (gunicorn's keepalive, labkit.serve). Clients
+# of the lab's services stop reusing a connection well before (labkit.httpclient): a request sent on one
+# the server is closing at that moment fails, and a POST that may have been processed is not repeated.
+SERVER_KEEPALIVE_S = 5
+CLIENT_IDLE_S = 3.0
+
 # The check a service adds while it drains before stopping (labkit.drain): true means not ready.
 DRAINING = "draining"
 

@@ -25,6 +25,7 @@ from labkit import drain
 from labkit.config import load_or_exit
 from labkit.logs import configure_logging
 from labkit.metrics import MULTIPROC_DIR
+from labkit.net import SERVER_KEEPALIVE_S
 
 
 def logging_dict(service: str) -> dict[str, Any]:
@@ -202,7 +203,7 @@ def serve(
         "threads": threads,
         "timeout": 30,
         "graceful_timeout": 10,
-        "keepalive": 5,
+        "keepalive": SERVER_KEEPALIVE_S,
         "accesslog": None,
         "logger_class": "labkit.serve.NoAccessLogger",
         "logconfig_dict": logging_dict(service),

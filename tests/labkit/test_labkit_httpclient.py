@@ -7,9 +7,11 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
+from labkit import httpclient
 from labkit.httpclient import Downstream
 from labkit.validation import ApiError
 from labtest import free_port
@@ -83,6 +85,11 @@ class _CountingServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Flaky)
         self.seen: dict[str, int] = {}
+        self.connections = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1
+        super().process_request(request, client_address)
 
     def handle_error(self, request: object, client_address: object) -> None:
         """Quiet: a client that timed out has gone before /slow answers."""
@@ -150,3 +157,23 @@ def test_a_timeout_is_never_tried_again(flaky: _CountingServer) -> None:
 
     assert (raised.value.status, raised.value.message) == (504, "peer service timed out")
     assert flaky.seen == {"/slow": 1}
+
+
+def test_a_connection_idle_for_longer_than_the_client_allows_is_not_reused(
+    flaky: _CountingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lab's servers close a connection idle for 5 s; a POST sent on it as it closes would be lost,
+    # so the client stops reusing one after 3 s. Here after 0.3 s, so the test need not wait.
+    monkeypatch.setattr(httpclient, "CLIENT_IDLE_S", 0.3)
+    service = Downstream("mail", _url(flaky))
+    try:
+        for _ in range(3):
+            assert service.post("/send", {})[0] == 200
+        assert flaky.connections == 1, "a connection in use is kept alive"
+        time.sleep(0.5)
+        assert service.post("/send", {})[0] == 200
+    finally:
+        service.close()
+
+    assert flaky.connections == 2
+    assert flaky.seen == {"/send": 4}
