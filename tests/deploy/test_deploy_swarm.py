@@ -309,6 +309,7 @@ def test_the_seed_user_logs_in_and_a_mail_reaches_the_inbox_through_caddy(swarm:
     reply = handle({"action": "auth", "auth": SEED_USER})
     assert reply.status_code == 202, reply.text
     assert reply.json()["message"] == "Authenticated!"
+    assert reply.json()["data"]["email"] == SEED_USER["email"]
     subject = f"swarm test {uuid.uuid4().hex}"
     mail = {"from": "me@example.com", "to": "you@example.com", "subject": subject, "message": "hello"}
     reply = handle({"action": "mail", "mail": mail})
