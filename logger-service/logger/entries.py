@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from labkit.events import LogEvent
+from labkit.frontdoor import note
 from logger import metrics
 from logger.store import Document, Inserted, LogStore
 
@@ -22,7 +23,9 @@ def write(store: LogStore, event: LogEvent, transport: str) -> Inserted:
     inserted = store.insert(event, transport)
     metrics.write(transport, 1, time.perf_counter() - started)
     metrics.stored(transport, int(inserted.created), int(not inserted.created))
-    _log_stored(transport, event, inserted.created, entry_id=inserted.id)
+    # On the line of the call that stored it: one line per request, not two.
+    if not note(transport=transport, event_id=event.event_id, entry_id=inserted.id, new=inserted.created):
+        _log_stored(transport, event, inserted.created, entry_id=inserted.id)
     return inserted
 
 

@@ -10,12 +10,16 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 from labkit.logs import accept_request_id, request_id_var
 from labkit.metrics import observe_call
 from labkit.validation import ApiError
 
 log = logging.getLogger("labkit.frontdoor")
+
+_current: ContextVar[Call | None] = ContextVar("labkit_call", default=None)
 
 
 def as_api_error(exc: BaseException) -> ApiError:
@@ -40,7 +44,9 @@ class Call:
         self.quiet = quiet
         self.status = 200
         self.request_id = accept_request_id(incoming_request_id)
+        self.fields: dict[str, Any] = {}
         self._token = request_id_var.set(self.request_id)
+        self._call_token = _current.set(self)
         self._started = time.perf_counter()
 
     def fail(self, exc: BaseException) -> ApiError:
@@ -53,8 +59,19 @@ class Call:
         observe_call(self.route, self.status, seconds)
         if not self.quiet:
             ms = round(seconds * 1000, 2)
-            log.info("%s %s", self.what, self.status, extra={"status": self.status, "ms": ms})
+            log.info("%s %s", self.what, self.status, extra={"status": self.status, "ms": ms, **self.fields})
+        _current.reset(self._call_token)
         request_id_var.reset(self._token)
+
+
+def note(**fields: Any) -> bool:
+    """Add fields to the one log line of the call in progress (what it did, e.g. the event it stored),
+    so a call costs one line, not two. False when no call is in progress or its line is not written."""
+    call = _current.get()
+    if call is None or call.quiet:
+        return False
+    call.fields.update(fields)
+    return True
 
 
 @contextmanager

@@ -43,8 +43,10 @@ def test_one_process_serves_http_xmlrpc_and_grpc_and_stops_cleanly(mongo_url: st
             health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
             assert health.status == health_pb2.HealthCheckResponse.SERVING
 
-        stored = {d["data"]: d["transport"] for d in client[database]["logs"].find()}
+        documents = list(client[database]["logs"].find())
+        stored = {d["data"]: d["transport"] for d in documents}
         assert stored == {"http": "http", "rpc": "rpc", "grpc": "grpc"}
+        event_ids = {d["transport"]: d["event_id"] for d in documents}
     finally:
         exit_code = proc.stop()
         client.drop_database(database)
@@ -55,3 +57,10 @@ def test_one_process_serves_http_xmlrpc_and_grpc_and_stops_cleanly(mongo_url: st
     assert lines
     assert all(json.loads(line)["service"] == "logger" for line in lines)
     assert any(json.loads(line)["message"] == "xmlrpc and gRPC stopped" for line in lines)
+    # One line per call, which says what it stored.
+    for transport, event_id in event_ids.items():
+        about = [json.loads(line) for line in lines if event_id in line]
+        assert len(about) == 1, about
+        assert about[0]["transport"] == transport
+        assert about[0]["new"] is True
+        assert about[0]["status"] in (200, 202)
