@@ -236,10 +236,10 @@ class Listener:
 
     def _post(self, path: str, body: str) -> tuple[int, str]:
         try:
-            status, reply = self.logger.request("POST", path, data=body, headers=dict(JSON_HEADERS))
+            answer = self.logger.send("POST", path, data=body, headers=JSON_HEADERS)
         except ApiError as exc:
             return exc.status, exc.message
-        return status, reply["message"]
+        return answer.status, answer.body["message"]
 
     def _pause(self, connection: pika.BlockingConnection, seconds: float) -> bool:
         """Wait while serving the connection's heartbeats; False as soon as a stop is asked for."""

@@ -121,19 +121,6 @@ class Downstream:
             retries=FailOver(total=1, allowed_methods=methods, respect_retry_after_header=False),
         )
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        data: bytes | str | None = None,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> tuple[int, dict[str, Any]]:
-        answer = self.send(method, path, json=json, data=data, params=params, headers=headers)
-        return answer.status, answer.body
-
     def send(
         self,
         method: str,
@@ -172,10 +159,12 @@ class Downstream:
         return ApiError(503, f"{self.name} service is unavailable")
 
     def post(self, path: str, payload: Any) -> tuple[int, dict[str, Any]]:
-        return self.request("POST", path, json=payload)
+        answer = self.send("POST", path, json=payload)
+        return answer.status, answer.body
 
     def get(self, path: str, **params: Any) -> tuple[int, dict[str, Any]]:
-        return self.request("GET", path, params=params)
+        answer = self.send("GET", path, params=params)
+        return answer.status, answer.body
 
     def close(self) -> None:
         self.pool.close()

@@ -115,7 +115,8 @@ def test_a_request_whose_connection_closes_unanswered_is_tried_again_on_a_fresh_
 ) -> None:
     service = Downstream("peer", _url(flaky), idempotent_posts=True)
     try:
-        assert service.request(method, "/drop", json={}) == (200, {"error": False, "message": "hello"})
+        answer = service.send(method, "/drop", json={})
+        assert (answer.status, answer.body) == (200, {"error": False, "message": "hello"})
     finally:
         service.close()
 
