@@ -97,23 +97,41 @@ def _wrappers(tree: ast.Module) -> tuple[set[str], set[ast.Call]]:
 
 
 def env_vars_read(service: LabService) -> set[str]:
-    """The environment variables a service's code reads: the string first argument of every call to
-    labkit.config's env_* functions (or to a function of its own passing a name on) in its package."""
+    """The environment variables a service's code reads: the first argument (a string, or a module
+    constant naming one) of every call to labkit.config's env_* functions (or to a function of its own
+    passing a name on) in its package, and, when it is served by labkit.serve.run_service, the ones
+    run_service reads for every service (labkit.drain's)."""
+    modules = sorted((service.path / service.package).rglob("*.py"))
+    if any("run_service(" in module.read_text() for module in modules):
+        modules.append(PROJECT / "labkit" / "drain.py")
+    return set().union(*(_names_read(module) for module in modules))
+
+
+def _names_read(module: Path) -> set[str]:
+    tree = ast.parse(module.read_text(), filename=str(module))
+    constants = {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+        for target in node.targets
+        if isinstance(target, ast.Name) and isinstance(node.value.value, str)
+    }
+    wrappers, pass_on = _wrappers(tree)
     names: set[str] = set()
-    for module in sorted((service.path / service.package).rglob("*.py")):
-        tree = ast.parse(module.read_text(), filename=str(module))
-        wrappers, pass_on = _wrappers(tree)
-        for call in ast.walk(tree):
-            if not isinstance(call, ast.Call) or call in pass_on:
-                continue
-            if _called_name(call) not in ENV_READERS | wrappers:
-                continue
-            arg = _first_argument(call)
-            assert isinstance(arg, ast.Constant) and isinstance(arg.value, str), (
-                f"{module.relative_to(ROOT)}:{call.lineno}: cannot tell which variable this reads; "
-                "name it with a string literal"
-            )
-            names.add(arg.value)
+    for call in ast.walk(tree):
+        if not isinstance(call, ast.Call) or call in pass_on:
+            continue
+        if _called_name(call) not in ENV_READERS | wrappers:
+            continue
+        arg = _first_argument(call)
+        if isinstance(arg, ast.Name) and arg.id in constants:
+            names.add(constants[arg.id])
+            continue
+        assert isinstance(arg, ast.Constant) and isinstance(arg.value, str), (
+            f"{module.relative_to(ROOT)}:{call.lineno}: cannot tell which variable this reads; "
+            "name it with a string literal"
+        )
+        names.add(arg.value)
     return names
 
 
