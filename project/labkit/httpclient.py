@@ -64,11 +64,11 @@ class _IdleLimit:
 
     def _put_conn(self, conn: HTTPConnection | None) -> None:
         if conn is not None:
-            conn.labkit_idle_since = time.monotonic()  # type: ignore[attr-defined]
-        super()._put_conn(conn)  # type: ignore[misc]
+            conn.labkit_idle_since = time.monotonic()
+        super()._put_conn(conn)
 
     def _get_conn(self, timeout: float | None = None) -> HTTPConnection:
-        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        conn = super()._get_conn(timeout)
         since = getattr(conn, "labkit_idle_since", None)
         if since is not None and time.monotonic() - since > CLIENT_IDLE_S:
             conn.close()
