@@ -176,7 +176,7 @@ def test_one_run_at_a_time_on_every_worker_and_a_dropped_run_stops(
 ) -> None:
     with long_run(lab, logs_collection):
         assert len(bench_processes(lab)) == 1
-        # A new connection each time, so both of the broker's workers answer some of them.
+        # A new connection each time, so each of the broker's workers (when it runs several) answers some.
         for _ in range(6):
             second = requests.post(lab.broker + "/bench", json={"n": 1, "concurrency": 1}, timeout=5)
             assert second.status_code == 409
