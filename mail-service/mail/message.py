@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
+from email import policy
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
+from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, make_msgid
 from functools import cache
 from typing import Any
@@ -36,6 +38,25 @@ def inline_css(html: str) -> str:
     return Premailer(
         html, allow_network=False, disable_validation=True, cssutils_logging_level=logging.CRITICAL
     ).transform()
+
+
+class _HeaderClasses(HeaderRegistry):
+    """The email package's header registry, making each header's class once: the standard one builds a
+    new class with type() for every header it parses, a quarter of the CPU of building a message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        if key not in self._classes:
+            self._classes[key] = super().__getitem__(key)
+        return self._classes[key]
+
+
+# The standard library's default policy (RFC 5322, "\n" line ends, which smtplib turns into CRLF).
+POLICY = policy.default.clone(header_factory=_HeaderClasses())
 
 
 @cache
@@ -117,12 +138,28 @@ def paragraphs(message: str) -> list[str]:
 
 def build_message(mail: Mail, *, domain: str, now: datetime | None = None) -> EmailMessage:
     """multipart/alternative: the plain part first, the HTML part last (the one clients prefer)."""
-    message = EmailMessage()
+    texts = {"plain": render_plain(mail), "html": render_html(mail)}
+    message = EmailMessage(policy=POLICY)
     message["From"] = mail.sender
     message["To"] = mail.to
     message["Subject"] = mail.subject
     message["Date"] = format_datetime(now or datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain=domain)
-    message.set_content(render_plain(mail))
-    message.add_alternative(render_html(mail), subtype="html")
+    message["MIME-Version"] = "1.0"
+    message["Content-Type"] = f'multipart/alternative; boundary="{_boundary(texts.values())}"'
+    for subtype, text in texts.items():
+        part = MIMEPart(policy=POLICY)
+        part.set_content(text, subtype=subtype)
+        message.attach(part)
     return message
+
+
+def _boundary(texts: Iterable[str]) -> str:
+    """A random boundary found in none of the texts. Chosen here, not by the generator, which compiles a
+    regular expression for each of its own to search the flattened parts (an eighth of building a
+    message). "=_" cannot occur in a quoted-printable or base64 body, and a text sent as it is was just
+    searched."""
+    while True:
+        boundary = f"=_{secrets.token_hex(16)}"
+        if not any(boundary in text for text in texts):
+            return boundary

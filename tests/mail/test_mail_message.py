@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import UTC, datetime
 from email.headerregistry import Address
+from email.message import EmailMessage
 
 import lxml.html
 import pytest
@@ -135,6 +137,34 @@ def test_the_built_message_is_multipart_alternative_with_date_and_message_id() -
     assert message["Subject"] == "Greetings <b>"
     assert message["Date"] == "Wed, 01 May 2024 12:30:00 +0000"
     assert re.fullmatch(r"<[^@<>\s]+@mail\.example\.org>", message["Message-ID"])
+
+
+INTERNATIONAL = Mail(Address("Zoë", "zoe", "exämple.org"), MAIL.to, "Grüße ✓", "é " * 200)
+
+
+@pytest.mark.parametrize("mail", [MAIL, INTERNATIONAL])
+def test_the_built_message_is_the_email_packages_standard_build_byte_for_byte(mail: Mail) -> None:
+    """The cached header classes and the boundary chosen beforehand change no byte of what the email
+    package's defaults build, except the MIME-Version header add_alternative puts in the HTML part,
+    which only belongs at the top (RFC 2045)."""
+    message = build_message(mail, domain="mail.example.org")
+    standard = EmailMessage()
+    for name in ("From", "To", "Subject", "Date", "Message-ID"):
+        standard[name] = str(message[name])
+    standard.set_content(render_plain(mail))
+    standard.add_alternative(render_html(mail), subtype="html")
+    standard.set_boundary(message.get_boundary())
+    del standard.get_payload(1)["MIME-Version"]
+
+    assert message.as_bytes() == standard.as_bytes()
+
+
+def test_the_boundary_is_never_one_a_text_contains(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = iter(["a" * 32, "b" * 32])
+    monkeypatch.setattr(secrets, "token_hex", lambda nbytes: next(tokens))
+    mail = Mail(MAIL.sender, MAIL.to, "Hello", f"--={'_' + 'a' * 32}")
+
+    assert build_message(mail, domain="mail.example.org").get_boundary() == "=_" + "b" * 32
 
 
 @pytest.mark.parametrize(
