@@ -19,6 +19,8 @@ from labtest import eventually, free_port
 ROOT = Path(__file__).resolve().parents[2]
 THREADS = 2
 APP = f"""
+import sys
+
 from labkit.serve import serve
 
 
@@ -27,8 +29,7 @@ def app(environ, start_response):
     return [b"ok"]
 
 
-serve(lambda: app, service="probe", host="127.0.0.1", port=int(__import__("sys").argv[1]), workers=1,
-      threads={THREADS})
+serve(lambda: app, service="probe", host="127.0.0.1", port=int(sys.argv[1]), workers=1, threads={THREADS})
 """
 
 

@@ -162,7 +162,7 @@ def test_the_built_message_is_the_email_packages_standard_build_byte_for_byte(ma
 def test_the_boundary_is_never_one_a_text_contains(monkeypatch: pytest.MonkeyPatch) -> None:
     tokens = iter(["a" * 32, "b" * 32])
     monkeypatch.setattr(secrets, "token_hex", lambda nbytes: next(tokens))
-    mail = Mail(MAIL.sender, MAIL.to, "Hello", f"--={'_' + 'a' * 32}")
+    mail = Mail(MAIL.sender, MAIL.to, "Hello", "--=_" + "a" * 32)
 
     assert build_message(mail, domain="mail.example.org").get_boundary() == "=_" + "b" * 32
 
