@@ -67,6 +67,9 @@ def protocol_error(exc: BaseException) -> tuple[int, str]:
     return 500, "internal error"
 
 
+# How long a stopping worker lets its requests in progress finish (gunicorn's graceful_timeout).
+GRACEFUL_TIMEOUT_S = 10
+
 # How long a worker thread waits on its kept-alive connection for the client's next request before
 # handing the connection back to gunicorn's poller (LabWorker.handle).
 NEXT_REQUEST_WAIT_MS = 5
@@ -232,7 +235,7 @@ def serve(
         "worker_class": "labkit.serve.LabWorker",
         "threads": threads,
         "timeout": 30,
-        "graceful_timeout": 10,
+        "graceful_timeout": GRACEFUL_TIMEOUT_S,
         "keepalive": SERVER_KEEPALIVE_S,
         "accesslog": None,
         "logger_class": "labkit.serve.NoAccessLogger",

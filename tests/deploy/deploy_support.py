@@ -101,14 +101,15 @@ def env_vars_read(service: LabService) -> set[str]:
     constant naming one) of every call to labkit.config's env_* functions (or to a function of its own
     passing a name on) in its package, and, when it is served by labkit.serve.run_service, the ones
     run_service reads for every service (labkit.drain's)."""
-    modules = sorted((service.path / service.package).rglob("*.py"))
-    if any("run_service(" in module.read_text() for module in modules):
-        modules.append(PROJECT / "labkit" / "drain.py")
-    return set().union(*(_names_read(module) for module in modules))
+    sources = {path: path.read_text() for path in sorted((service.path / service.package).rglob("*.py"))}
+    if any("run_service(" in source for source in sources.values()):
+        drain = PROJECT / "labkit" / "drain.py"
+        sources[drain] = drain.read_text()
+    return set().union(*(_names_read(module, source) for module, source in sources.items()))
 
 
-def _names_read(module: Path) -> set[str]:
-    tree = ast.parse(module.read_text(), filename=str(module))
+def _names_read(module: Path, source: str) -> set[str]:
+    tree = ast.parse(source, filename=str(module))
     constants = {
         target.id: node.value.value
         for node in tree.body

@@ -24,6 +24,8 @@ from deploy_support import (
     venv_tool,
 )
 
+from labkit.serve import GRACEFUL_TIMEOUT_S
+
 SERVICES = lab_services()
 # The services gunicorn serves (labkit.serve.run_service), which drain on SIGTERM; the listener does not.
 DRAINING = [s for s in SERVICES if "DRAIN_SECONDS" in env_vars_read(s)]
@@ -130,11 +132,12 @@ def test_probes_ask_readyz_and_healthz(service):
 @pytest.mark.parametrize("service", DRAINING, ids=lambda s: s.folder)
 def test_a_pod_that_stops_drains_first_and_has_the_time_to(service):
     """Kubernetes drops a deleted pod from its endpoints while it signals it: an HTTP service keeps
-    serving (readyz 503) meanwhile, then stops gracefully (gunicorn's 10 s) within the grace period."""
+    serving (readyz 503) meanwhile, then stops gracefully (gunicorn's graceful timeout) within the grace
+    period."""
     env = k8s_container_env(deployment_of(service))
     pod = deployment_of(service)["spec"]["template"]["spec"]
     assert int(env["DRAIN_SECONDS"]) > 0
-    assert pod["terminationGracePeriodSeconds"] > int(env["DRAIN_SECONDS"]) + 10
+    assert pod["terminationGracePeriodSeconds"] > int(env["DRAIN_SECONDS"]) + GRACEFUL_TIMEOUT_S
 
 
 def test_logger_is_also_probed_over_grpc_health():
