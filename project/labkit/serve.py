@@ -71,8 +71,10 @@ def protocol_error(exc: BaseException) -> tuple[int, str]:
 GRACEFUL_TIMEOUT_S = 10
 
 # How long a worker thread waits on its kept-alive connection for the client's next request before
-# handing the connection back to gunicorn's poller (LabWorker.handle).
-NEXT_REQUEST_WAIT_MS = 5
+# handing the connection back to gunicorn's poller (LabWorker.handle), and how often it checks meanwhile
+# that it may go on waiting.
+NEXT_REQUEST_WAIT_MS = 50
+WAIT_CHECK_MS = 5
 
 
 class LabWorker(ThreadWorker):
@@ -84,15 +86,35 @@ class LabWorker(ThreadWorker):
     A thread that answered a kept-alive connection serves that connection's next request itself if it
     comes within NEXT_REQUEST_WAIT_MS, while every open connection can have a thread of its own. gunicorn
     hands each kept-alive connection back to its main thread between requests (its poller, a pipe and a
-    future each way): about a quarter of a busy service's CPU. With more connections than threads, a
-    thread never waits, so no connection waits for a thread another one keeps.
+    future each way): about a quarter of a busy service's CPU. A waiting thread checks every
+    WAIT_CHECK_MS that there are still no more connections than threads, and lets its connection go
+    when there are, so no connection waits longer than that for a thread another one keeps.
     """
 
     def handle(self, conn: Any) -> Any:
         keep = super().handle(conn)
-        while keep is True and self.alive and self.nr_conns <= self.cfg.threads and _next_request(conn):
+        while keep is True and self._next_request(conn):
             keep = super().handle(conn)
         return keep
+
+    def _may_wait(self) -> bool:
+        return self.alive and self.nr_conns <= self.cfg.threads
+
+    def _next_request(self, conn: Any) -> bool:
+        """Whether the connection's next request is read ahead already or arrives while this thread may
+        wait for it."""
+        if not self._may_wait():
+            return False
+        if conn.parser.unreader.buf.getvalue():
+            return True
+        poll = select.poll()
+        poll.register(conn.sock, select.POLLIN)
+        for _ in range(NEXT_REQUEST_WAIT_MS // WAIT_CHECK_MS):
+            if poll.poll(WAIT_CHECK_MS):
+                return True
+            if not self._may_wait():
+                return False
+        return False
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         status, message = protocol_error(exc)
@@ -109,15 +131,6 @@ class LabWorker(ThreadWorker):
             client.sendall(head.encode("latin-1") + body)
         except OSError:
             self.log.debug("client went away before the error reply")
-
-
-def _next_request(conn: Any) -> bool:
-    """Whether the connection's next request is read ahead already or arrives within the wait."""
-    if conn.parser.unreader.buf.getvalue():
-        return True
-    poll = select.poll()
-    poll.register(conn.sock, select.POLLIN)
-    return bool(poll.poll(NEXT_REQUEST_WAIT_MS))
 
 
 class NoAccessLogger(Logger):

@@ -1,7 +1,8 @@
 """labkit.serve's worker keeps a kept-alive connection on its thread for the client's next request, but
 only while every open connection can have a thread: with more connections than threads, a busy client
-never holds a thread another one is waiting for. Shown with serve() running a tiny WSGI app in a process
-of its own, one worker of two threads."""
+never holds a thread another one is waiting for, and a silent one lets its thread go. Shown with serve()
+running a tiny WSGI app in a process of its own, one worker of two threads, whose threads would wait for
+a next request for far longer than the clients here wait for an answer."""
 
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ THREADS = 2
 APP = f"""
 import sys
 
+from labkit import serve as labkit_serve
 from labkit.serve import serve
+
+labkit_serve.NEXT_REQUEST_WAIT_MS = 60_000
 
 
 def app(environ, start_response):
@@ -88,3 +92,21 @@ def test_clients_that_never_pause_leave_a_thread_for_one_more_connection(server:
         stop.set()
         for client in clients:
             client.join()
+
+
+def test_clients_that_pause_leave_a_thread_for_one_more_connection(server: int) -> None:
+    """As many clients as threads are answered once and keep their connections open without a word; one
+    more client is answered at once, not when the threads' wait for those clients' next requests ends,
+    and the silent clients are still answered afterwards."""
+    silent = [http.client.HTTPConnection("127.0.0.1", server, timeout=10) for _ in range(THREADS)]
+    try:
+        for connection in silent:
+            assert ask(connection) == b"ok"
+        late = http.client.HTTPConnection("127.0.0.1", server, timeout=3)
+        assert ask(late) == b"ok"
+        late.close()
+        for connection in silent:
+            assert ask(connection) == b"ok"
+    finally:
+        for connection in silent:
+            connection.close()
