@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from labkit.logs import accept_request_id, request_id_var
+from labkit.logs import FIELDS, accept_request_id, request_id_var
 from labkit.metrics import observe_call
 from labkit.validation import ApiError
 
@@ -59,14 +59,16 @@ class Call:
         observe_call(self.route, self.status, seconds)
         if not self.quiet:
             ms = round(seconds * 1000, 2)
-            log.info("%s %s", self.what, self.status, extra={"status": self.status, "ms": ms, **self.fields})
+            fields = {"status": self.status, "ms": ms, **self.fields}
+            log.info("%s %s", self.what, self.status, extra={FIELDS: fields})
         _current.reset(self._call_token)
         request_id_var.reset(self._token)
 
 
 def note(**fields: Any) -> bool:
     """Add fields to the one log line of the call in progress (what it did, e.g. the event it stored),
-    so a call costs one line, not two. False when no call is in progress or its line is not written."""
+    so a call costs one line, not two. Any name will do, even one a LogRecord has (labkit.logs.FIELDS).
+    False when no call is in progress or its line is not written."""
     call = _current.get()
     if call is None or call.quiet:
         return False

@@ -13,7 +13,11 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
-_STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# Fields a record carries as extra={FIELDS: {...}}, each written on its line under its own name, which may
+# be one logging refuses as an extra because a LogRecord has an attribute of that name ("created", "name").
+FIELDS = "fields"
+
+_STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", FIELDS}
 
 
 MAX_REQUEST_ID_LENGTH = 64
@@ -55,6 +59,8 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and key not in event:
                 event[key] = value
+        for key, value in getattr(record, FIELDS, {}).items():
+            event.setdefault(key, value)
         if record.exc_info:
             event["exception"] = self.formatException(record.exc_info)
         return json.dumps(event, default=str)

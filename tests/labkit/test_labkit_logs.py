@@ -1,12 +1,15 @@
-"""labkit.logs: the correlation id rule every front door applies, and the JSON log line."""
+"""labkit.logs: the correlation id rule every front door applies, and the JSON log line, with the fields
+a front door's call notes on it."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 
 import pytest
 
+from labkit.frontdoor import front_door, note
 from labkit.logs import JsonFormatter, accept_request_id, request_id_var
 
 
@@ -38,3 +41,27 @@ def test_a_log_line_is_one_json_object_with_the_request_id_and_extras() -> None:
     assert event["request_id"] == "req-42"
     assert event["status"] == 202
     assert "\n" not in line
+
+
+def test_a_call_writes_the_fields_it_noted_even_named_like_a_log_record_attribute() -> None:
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(JsonFormatter("logger"))
+    frontdoor_log = logging.getLogger("labkit.frontdoor")
+    level = frontdoor_log.level
+    frontdoor_log.addHandler(handler)
+    frontdoor_log.setLevel(logging.INFO)
+    try:
+        with front_door("POST /log", "req-7"):
+            assert note(created=True, name="entry", event_id="e-1")
+    finally:
+        frontdoor_log.removeHandler(handler)
+        frontdoor_log.setLevel(level)
+    [line] = lines.getvalue().splitlines()
+    event = json.loads(line)
+    assert event["message"] == "POST /log 200"
+    assert event["logger"] == "labkit.frontdoor"
+    assert event["request_id"] == "req-7"
+    assert (event["status"], event["created"], event["name"]) == (200, True, "entry")
+    assert event["event_id"] == "e-1"
+    assert isinstance(event["ms"], float)
