@@ -43,7 +43,7 @@ class Mailer:
             raise self._failure(*_classify(exc), exc) from None
 
     def _client(self) -> smtplib.SMTP:
-        """This thread's connection if it still answers, else a new one (or the contract's error)."""
+        """This thread's connection unless the server closed it, else a new one (or the contract's error)."""
         client: smtplib.SMTP | None = getattr(self.local, "client", None)
         if client is not None:
             if not _closed(client):

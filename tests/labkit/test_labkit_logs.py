@@ -3,7 +3,6 @@ a front door's call notes on it."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 
@@ -43,21 +42,13 @@ def test_a_log_line_is_one_json_object_with_the_request_id_and_extras() -> None:
     assert "\n" not in line
 
 
-def test_a_call_writes_the_fields_it_noted_even_named_like_a_log_record_attribute() -> None:
-    lines = io.StringIO()
-    handler = logging.StreamHandler(lines)
-    handler.setFormatter(JsonFormatter("logger"))
-    frontdoor_log = logging.getLogger("labkit.frontdoor")
-    level = frontdoor_log.level
-    frontdoor_log.addHandler(handler)
-    frontdoor_log.setLevel(logging.INFO)
-    try:
-        with front_door("POST /log", "req-7"):
-            assert note(created=True, name="entry", event_id="e-1")
-    finally:
-        frontdoor_log.removeHandler(handler)
-        frontdoor_log.setLevel(level)
-    [line] = lines.getvalue().splitlines()
+def test_a_call_writes_the_fields_it_noted_even_named_like_a_log_record_attribute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.handler.setFormatter(JsonFormatter("logger"))
+    with caplog.at_level(logging.INFO, logger="labkit.frontdoor"), front_door("POST /log", "req-7"):
+        assert note(created=True, name="entry", event_id="e-1")
+    [line] = caplog.text.splitlines()
     event = json.loads(line)
     assert event["message"] == "POST /log 200"
     assert event["logger"] == "labkit.frontdoor"
