@@ -40,6 +40,8 @@ HAS_EVENT_ID = {"event_id": {"$gt": ""}}
 # Indexes earlier versions made: the $type-filtered event id index that EVENT_ID_INDEX replaces, and
 # (name, created_at), which only the benchmark's reads by name used while every write paid for it.
 RETIRED_INDEXES = frozenset({"event_id_unique", "by_name"})
+# The order of the `newest` index, which GET /logs reads in.
+NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +182,9 @@ class LogStore:
         self.collection = self.client[database][COLLECTION]
         self._indexed = False
         self.group = GroupCommit(self._insert_group)
+        # For each question newest() was asked (a level or None, and a limit): the creation time of the
+        # oldest entry of its last answer. See newest().
+        self._answered_from: dict[tuple[str | None, int], datetime] = {}
 
     def ensure_indexes(self) -> None:
         """Create the indexes once per process, then drop the retired ones a store may still have;
@@ -190,7 +195,7 @@ class LogStore:
             self.collection.create_index(
                 "event_id", name=EVENT_ID_INDEX, unique=True, partialFilterExpression=HAS_EVENT_ID
             )
-            self.collection.create_index([("created_at", DESCENDING), ("_id", DESCENDING)], name="newest")
+            self.collection.create_index(NEWEST_FIRST, name="newest")
             for name in RETIRED_INDEXES.intersection(self.collection.index_information()):
                 try:
                     self.collection.drop_index(name)
@@ -241,12 +246,29 @@ class LogStore:
         return set()
 
     def newest(self, limit: int, level: str | None = None) -> list[Document]:
-        """The newest entries, newest first; only those of one level when it is given."""
+        """The newest entries, newest first; only those of one level when it is given.
+
+        SecantusDB reads every document a query matches before it applies the limit, even through the
+        `newest` index: the newest 20 of 67,000 entries cost 1.2 s of its CPU, and the test page asks
+        every 1.5 s. So the same question is first asked again only of the entries created since the
+        oldest one of its last answer: when they are enough, they are the answer (every other entry is
+        older, or has no created_at and sorts last), read at the cost of what was written since. Only a
+        first question, or one whose entries were deleted, reads the whole collection."""
+        question = (level, limit)
+        only = {"level": level} if level else {}
         with _reachable():
-            cursor = self.collection.find({"level": level} if level else {}).sort(
-                [("created_at", DESCENDING), ("_id", DESCENDING)]
-            )
-            return list(cursor.limit(limit))
+            entries: list[Document] = []
+            since = self._answered_from.get(question)
+            if since is not None:
+                entries = self._newest({"created_at": {"$gte": since}} | only, limit)
+            if len(entries) < limit:
+                entries = self._newest(only, limit)
+        if len(entries) == limit and isinstance(entries[-1].get("created_at"), datetime):
+            self._answered_from[question] = entries[-1]["created_at"]
+        return entries
+
+    def _newest(self, query: Document, limit: int) -> list[Document]:
+        return list(self.collection.find(query).sort(NEWEST_FIRST).limit(limit))
 
     def count_prefixed(self, prefix: str) -> int:
         """How many entries have an event id that starts with `prefix` (read through EVENT_ID_INDEX)."""

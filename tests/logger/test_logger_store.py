@@ -125,6 +125,47 @@ def test_newest_lists_newest_first_up_to_the_limit(store: LogStore) -> None:
     assert [str(document["_id"]) for document in store.newest(5, "ERROR")] == [ids[3], ids[1]]
 
 
+def test_newest_asked_again_finds_what_was_written_since_in_order(store: LogStore) -> None:
+    """A question asked again first reads only the entries created since the oldest of its last
+    answer: what was written since still comes in order, dated ahead of the others or among them; when
+    too few are left, as after a delete, the whole collection is read, old entries and one without a
+    created_at included."""
+    now = datetime.now(UTC)
+    ages = [-2.0, 0.0, 0.5, 3.0, 600.0, 365 * 86400.0]
+    store.collection.insert_many(
+        [
+            *(
+                {
+                    "name": "aged",
+                    "data": str(age),
+                    "level": "INFO",
+                    "created_at": now - timedelta(seconds=age),
+                }
+                for age in ages
+            ),
+            {"name": "aged", "data": "no creation time", "level": "INFO"},
+        ]
+    )
+    everything = [*(str(age) for age in ages), "no creation time"]
+    assert [entry["data"] for entry in store.newest(3)] == everything[:3]
+    assert [entry["data"] for entry in store.newest(3, "INFO")] == everything[:3]
+
+    store.collection.insert_many(
+        [
+            {"name": "aged", "data": "just now", "level": "INFO", "created_at": datetime.now(UTC)},
+            {"name": "aged", "data": "behind", "level": "INFO", "created_at": now - timedelta(seconds=0.2)},
+            {"name": "aged", "data": "too old", "level": "INFO", "created_at": now - timedelta(seconds=1)},
+        ]
+    )
+    assert [entry["data"] for entry in store.newest(3)] == ["-2.0", "just now", "0.0"]
+    assert [entry["data"] for entry in store.newest(3, "INFO")] == ["-2.0", "just now", "0.0"]
+    assert [entry["data"] for entry in store.newest(5)] == ["-2.0", "just now", "0.0", "behind", "0.5"]
+
+    store.collection.delete_many({"data": {"$in": ["-2.0", "just now", "0.0"]}})
+    assert [entry["data"] for entry in store.newest(3)] == ["behind", "0.5", "too old"]
+    assert [entry["data"] for entry in store.newest(20)] == ["behind", "0.5", "too old", *everything[3:]]
+
+
 def test_get_finds_an_entry_and_not_an_unknown_or_malformed_id(store: LogStore) -> None:
     inserted = store.insert(event("n", "d"), "http")
 
