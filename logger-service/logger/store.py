@@ -85,14 +85,16 @@ class _Write:
 
 
 class GroupCommit:
-    """Group commit: one writer thread per process takes every write waiting when it is free and stores
-    them all with one insert_many, then answers each caller for its own documents. A lone write goes at
-    once (nothing waits for company); under load, the writes that arrive during one insert go together in
-    the next, so the store pays one round trip and one write for many events."""
+    """Group commit: one insert_many at a time per process. A caller that finds no write in progress and
+    none waiting stores its documents at once, in its own thread (nothing waits for company, nor for a
+    hand-off to another thread); callers that arrive during a write wait, and when it ends one writer
+    thread stores everything waiting with one insert_many and answers each caller for its own documents.
+    Under load the store pays one round trip and one write for many events."""
 
     def __init__(self, insert: Callable[[list[Document]], set[int]]) -> None:
         self.insert = insert
         self._waiting: list[_Write] = []
+        self._writing = False
         self._wake = threading.Condition()
         self._writer: threading.Thread | None = None
 
@@ -106,12 +108,20 @@ class GroupCommit:
         """Store the documents: the indexes of those whose event was already stored."""
         pending = _Write(documents)
         with self._wake:
-            self._waiting.append(pending)
-            if self._writer is None:
-                self._writer = threading.Thread(target=self._run, name="group-commit", daemon=True)
-                self._writer.start()
-            self._wake.notify()
-        if not pending.done.wait(GROUP_WAIT_S):
+            alone = not self._writing and not self._waiting
+            if alone:
+                self._writing = True
+            else:
+                self._waiting.append(pending)
+                if self._writer is None:
+                    self._writer = threading.Thread(target=self._run, name="group-commit", daemon=True)
+                    self._writer.start()
+        if alone:
+            try:
+                self._write_group([pending])
+            finally:
+                self._written()
+        elif not pending.done.wait(GROUP_WAIT_S):
             raise StoreUnavailable
         if pending.error is not None:
             raise pending.error
@@ -120,10 +130,20 @@ class GroupCommit:
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._waiting:
+                while self._writing or not self._waiting:
                     self._wake.wait()
                 group, self._waiting = self._waiting, []
-            self._write_group(group)
+                self._writing = True
+            try:
+                self._write_group(group)
+            finally:
+                self._written()
+
+    def _written(self) -> None:
+        """A write ended: the writer thread may take what waits."""
+        with self._wake:
+            self._writing = False
+            self._wake.notify()
 
     def _write_group(self, group: list[_Write]) -> None:
         documents = [document for pending in group for document in pending.documents]

@@ -209,13 +209,16 @@ def test_a_malformed_setting_stops_the_start_naming_the_variable(variable: str, 
 def test_writes_that_arrive_during_a_write_go_together_in_the_next_and_each_gets_its_own_answer(
     store: LogStore,
 ) -> None:
-    """Group commit: while one insert runs, the others queue; the next insert takes them all at once."""
+    """Group commit: a lone write is stored at once in its caller's thread; while it runs, the others
+    queue, and the next insert (the writer thread's) takes them all at once."""
     group_sizes: list[int] = []
+    writers: list[str] = []
     first_write_started, release_first_write = threading.Event(), threading.Event()
     insert = store.group.insert
 
     def observed(documents: list[dict]) -> set[int]:
         group_sizes.append(len(documents))
+        writers.append(threading.current_thread().name)
         if len(group_sizes) == 1:
             first_write_started.set()
             release_first_write.wait(10)
@@ -224,7 +227,7 @@ def test_writes_that_arrive_during_a_write_go_together_in_the_next_and_each_gets
     store.group.insert = observed
     # Twenty events, four of them sent twice: sixteen distinct event ids.
     events = [event("group", str(i), f"group-{i % 16}") for i in range(20)]
-    with ThreadPoolExecutor(max_workers=20) as pool:
+    with ThreadPoolExecutor(max_workers=20, thread_name_prefix="caller") as pool:
         first = pool.submit(store.insert, events[0], "http")
         assert first_write_started.wait(10)
         rest = [pool.submit(store.insert, e, "http") for e in events[1:]]
@@ -233,6 +236,7 @@ def test_writes_that_arrive_during_a_write_go_together_in_the_next_and_each_gets
         results = [first.result(), *(future.result() for future in rest)]
 
     assert group_sizes == [1, 19]
+    assert writers[0].startswith("caller") and writers[1] == "group-commit"
     assert sum(result.created for result in results) == 16
     by_event = {}
     for result in results:
