@@ -126,14 +126,19 @@ class LogRpcServer(ThreadingMixIn, SimpleXMLRPCServer):
                 self._connections.discard(request)
 
     def _marshaled_dispatch(self, data: bytes, dispatch_method: Any = None, path: Any = None) -> bytes:
-        # The stdlib answers a malformed call or an unknown method with the exception's text.
+        """The call parsed once and answered: the stdlib's own would parse it again (about 30 µs a call)
+        and answers a malformed call or an unknown method with the exception's text."""
         try:
-            _params, method = _parse_call(data)
+            params, method = _parse_call(data)
         except Exception:
             return _fault(400, "request body is not an XML-RPC call")
         if method not in self.funcs:
             return _fault(404, f"method {method!r} is not supported")
-        return super()._marshaled_dispatch(data, dispatch_method, path)
+        try:
+            result = self.funcs[method](*params)
+        except xmlrpc.client.Fault as fault:
+            return _fault(fault.faultCode, fault.faultString)
+        return xmlrpc.client.dumps((result,), methodresponse=True, allow_none=True).encode()
 
     def log_info(self, *params: Any) -> str:
         """LogInfo(payload): store the entry with transport "rpc" under the payload's request id. An
