@@ -125,11 +125,21 @@ def test_newest_lists_newest_first_up_to_the_limit(store: LogStore) -> None:
     assert [str(document["_id"]) for document in store.newest(5, "ERROR")] == [ids[3], ids[1]]
 
 
-def test_newest_asked_again_finds_what_was_written_since_in_order(store: LogStore) -> None:
+def test_newest_asked_again_finds_what_was_written_since_in_order(
+    store: LogStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A question asked again first reads only the entries created since the oldest of its last
-    answer: what was written since still comes in order, dated ahead of the others or among them; when
-    too few are left, as after a delete, the whole collection is read, old entries and one without a
-    created_at included."""
+    answer (the queries the store receives say so): what was written since still comes in order, dated
+    ahead of the others or among them; when too few are left, as after a delete, the whole collection is
+    read, old entries and one without a created_at included."""
+    reads: list[dict] = []
+    find = store.collection.find
+
+    def recorded_find(query: dict, *args: object, **kwargs: object) -> object:
+        reads.append(query)
+        return find(query, *args, **kwargs)
+
+    monkeypatch.setattr(store.collection, "find", recorded_find)
     now = datetime.now(UTC)
     ages = [-2.0, 0.0, 0.5, 3.0, 600.0, 365 * 86400.0]
     store.collection.insert_many(
@@ -147,8 +157,11 @@ def test_newest_asked_again_finds_what_was_written_since_in_order(store: LogStor
         ]
     )
     everything = [*(str(age) for age in ages), "no creation time"]
-    assert [entry["data"] for entry in store.newest(3)] == everything[:3]
+    first = store.newest(3)
+    assert [entry["data"] for entry in first] == everything[:3]
     assert [entry["data"] for entry in store.newest(3, "INFO")] == everything[:3]
+    assert reads == [{}, {"level": "INFO"}]
+    since = {"created_at": {"$gte": first[-1]["created_at"]}}
 
     store.collection.insert_many(
         [
@@ -157,12 +170,15 @@ def test_newest_asked_again_finds_what_was_written_since_in_order(store: LogStor
             {"name": "aged", "data": "too old", "level": "INFO", "created_at": now - timedelta(seconds=1)},
         ]
     )
-    assert [entry["data"] for entry in store.newest(3)] == ["-2.0", "just now", "0.0"]
+    again = store.newest(3)
+    assert [entry["data"] for entry in again] == ["-2.0", "just now", "0.0"]
     assert [entry["data"] for entry in store.newest(3, "INFO")] == ["-2.0", "just now", "0.0"]
     assert [entry["data"] for entry in store.newest(5)] == ["-2.0", "just now", "0.0", "behind", "0.5"]
+    assert reads[2:] == [since, since | {"level": "INFO"}, {}]
 
     store.collection.delete_many({"data": {"$in": ["-2.0", "just now", "0.0"]}})
     assert [entry["data"] for entry in store.newest(3)] == ["behind", "0.5", "too old"]
+    assert reads[5:] == [{"created_at": {"$gte": again[-1]["created_at"]}}, {}]
     assert [entry["data"] for entry in store.newest(20)] == ["behind", "0.5", "too old", *everything[3:]]
 
 
