@@ -159,6 +159,8 @@ class LogRpcServer(ThreadingMixIn, SimpleXMLRPCServer):
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop serving and close the socket; also for a server whose start() never ran (the worker's
+        gRPC server failed to bind after this one was created)."""
         if self._thread.is_alive():
             self.shutdown()
         # A kept-alive connection's thread waits for the next call: ending the connection's reading
@@ -168,7 +170,8 @@ class LogRpcServer(ThreadingMixIn, SimpleXMLRPCServer):
                 with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RD)
         self.server_close()
-        self._thread.join()
+        if self._thread.ident is not None:
+            self._thread.join()
 
 
 def create_server(address: str, store: LogStore) -> tuple[LogRpcServer, int]:

@@ -18,18 +18,27 @@ EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 FIRST_FREE_PORT = 28000
 
 
+# Every port free_port() has handed out in this process. A port stays free until its server binds it, so
+# without this two calls in a row (a service's xmlrpc and gRPC ports) could both be given the same one.
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A free port below the kernel's range for outgoing connections' local ports. A server on such a
-    port can be stopped and started again on it: while it is down, no client retrying to connect can be
-    given that very port as its local end (which would keep the server from binding it again)."""
+    """A free port below the kernel's range for outgoing connections' local ports, never one this process
+    was given before. A server on such a port can be stopped and started again on it: while it is down,
+    no client retrying to connect can be given that very port as its local end (which would keep the
+    server from binding it again)."""
     ephemeral_start = int(EPHEMERAL_RANGE.read_text().split()[0]) if EPHEMERAL_RANGE.exists() else 32768
     for _ in range(200):
         port = random.randrange(FIRST_FREE_PORT, ephemeral_start)  # noqa: S311 (not a secret)
+        if port in _handed_out:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
+        _handed_out.add(port)
         return port
     raise RuntimeError(f"no free port from {FIRST_FREE_PORT} to {ephemeral_start}")
 

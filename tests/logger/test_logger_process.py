@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 import xmlrpc.client
 from pathlib import Path
 
 import grpc
 import pymongo
+import pytest
 import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -64,3 +66,28 @@ def test_one_process_serves_http_xmlrpc_and_grpc_and_stops_cleanly(mongo_url: st
         assert about[0]["transport"] == transport
         assert about[0]["new"] is True
         assert about[0]["status"] in (200, 202)
+
+
+def test_a_taken_grpc_port_stops_the_logger_at_start_saying_which(mongo_url: str, tmp_path: Path) -> None:
+    rpc_port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        grpc_port = taken.getsockname()[1]
+        env = {
+            "PORT": str(free_port()),
+            "RPC_PORT": str(rpc_port),
+            "GRPC_PORT": str(grpc_port),
+            "MONGO_URL": mongo_url,
+            "MONGO_DB": f"logs_{uuid.uuid4().hex[:12]}",
+        }
+        with pytest.raises(RuntimeError, match="logger exited at start"):
+            Proc.start_spec(service_spec("logger", env), tmp_path, timeout=30)
+
+    # gRPC's own C library writes a line of its own; the service's lines are JSON.
+    lines = (tmp_path / "logger.log").read_text().splitlines()
+    messages = [json.loads(line)["message"] for line in lines if line.startswith("{")]
+    said = f"cannot listen for xmlrpc on 127.0.0.1:{rpc_port} and gRPC on 127.0.0.1:{grpc_port}"
+    assert any(message.startswith(said) for message in messages), messages
+    # The xmlrpc server, created but never started, is stopped without an error of its own.
+    assert not any("Exception during worker exit" in message for message in messages), messages
