@@ -138,7 +138,7 @@ class LogRpcServer(ThreadingMixIn, SimpleXMLRPCServer):
             result = self.funcs[method](*params)
         except xmlrpc.client.Fault as fault:
             return _fault(fault.faultCode, fault.faultString)
-        return xmlrpc.client.dumps((result,), methodresponse=True, allow_none=True).encode()
+        return xmlrpc.client.dumps((result,), methodresponse=True, allow_none=self.allow_none).encode()
 
     def log_info(self, *params: Any) -> str:
         """LogInfo(payload): store the entry with transport "rpc" under the payload's request id. An

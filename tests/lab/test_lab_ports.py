@@ -1,4 +1,4 @@
-"""labrun.procs.free_port, which gives every server the tests and the native runner start its ports."""
+"""labrun.procs.free_port, which picks the ports of the servers that the tests and the native runner start."""
 
 from __future__ import annotations
 
