@@ -134,7 +134,12 @@ def host_info() -> dict[str, Any]:
 
 class Load:
     """n events sent by `concurrency` threads through one send function, each timed. Times of day
-    (time.time()) are kept to compare with the logger's stored times; durations use perf_counter."""
+    (time.time()) are kept to compare with the logger's stored times; durations use perf_counter.
+
+    Each thread first sends `warm_up_per_client` events through `warm_up`, unmeasured, on the same
+    connections as the measured ones (the senders keep one per thread), and the measured sending starts
+    once every thread has warmed up: the numbers leave out what a freshly started lab pays once
+    (connections, pools, each server thread's and request path's first use)."""
 
     def __init__(
         self,
@@ -143,34 +148,48 @@ class Load:
         send: Callable[[int], None],
         cancel: threading.Event,
         thread_done: Callable[[], None] | None = None,
+        *,
+        warm_up: Callable[[int], None],
+        warm_up_per_client: int,
     ) -> None:
         self.n = n
         self.send = send
         self.cancel = cancel
         self.thread_done = thread_done
+        self.warm_up = warm_up
+        self.warm_up_per_client = warm_up_per_client
         self.sent_at: list[float | None] = [None] * n
         self.accept_ms: list[float | None] = [None] * n
         self.errors: Counter[str] = Counter()
         self.sent = self.accepted = 0
         self.started_at = self.replied_at = 0.0
+        self.on_start: Callable[[], None] = lambda: None
         self._next = 0
         self._lock = threading.Lock()
+        self._warm = threading.Barrier(concurrency, action=self._begin)
         self._threads = [
-            threading.Thread(target=self._work, name=f"bench-{i}", daemon=True) for i in range(concurrency)
+            threading.Thread(target=self._work, args=(i,), name=f"bench-{i}", daemon=True)
+            for i in range(concurrency)
         ]
 
-    def start(self) -> Load:
-        self.started_at = time.time()
+    def start(self, on_start: Callable[[], None] = lambda: None) -> Load:
+        """Start the threads; `on_start` runs once they have warmed up, just before measured sending."""
+        self.on_start = on_start
         for thread in self._threads:
             thread.start()
         return self
 
     def wait(self, timeout: float) -> bool:
-        """Whether every thread has finished, waiting up to `timeout` seconds."""
+        """Whether every started thread has finished, waiting up to `timeout` seconds."""
         deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.ident is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
         return not any(thread.is_alive() for thread in self._threads)
+
+    def _begin(self) -> None:
+        self.on_start()
+        self.started_at = time.time()
 
     def _take(self) -> int | None:
         with self._lock:
@@ -180,8 +199,16 @@ class Load:
             self.sent += 1
             return self._next - 1
 
-    def _work(self) -> None:
+    def _work(self, client: int) -> None:
         try:
+            for k in range(self.warm_up_per_client):
+                if self.cancel.is_set():
+                    break
+                try:
+                    self.warm_up(client * self.warm_up_per_client + k)
+                except Exception:  # a warm-up event is not measured; the measured ones show any fault
+                    log.debug("benchmark warm-up send failed", exc_info=True)
+            self._warm.wait()
             while (seq := self._take()) is not None:
                 self._send_one(seq)
         finally:
@@ -437,14 +464,12 @@ class Bench:
             for transport in TRANSPORTS:
                 for path in PATHS:
                     marker = f"bench-{self.run_id}-{path}-{transport}"
-                    make = (
-                        partial(self._through_broker, broker)
-                        if path == "broker"
-                        else partial(self._direct, clients)
-                    )
-                    warm_up = make(transport, f"bench-{self.run_id}-warmup-{path}-{transport}", self._warm_n)
-                    load = make(transport, marker, self.settings.n)
-                    yield from self._warm_up(warm_up, load, path, transport)
+                    if path == "broker":
+                        make, thread_done = partial(self._through_broker, broker), broker.close
+                    else:
+                        make, thread_done = partial(self._direct, clients), clients.thread_done(transport)
+                    warm_up = make(transport, f"bench-{self.run_id}-warmup-{path}-{transport}")
+                    load = self._load(make(transport, marker), warm_up, thread_done)
                     paths[path][transport] = yield from self._run_path(
                         load, clients.logger, path, transport, f"{marker}-"
                     )
@@ -460,8 +485,7 @@ class Bench:
         finally:
             self.cancel.set()
             for load in self.loads:
-                if load.started_at:
-                    load.wait(STOP_WAIT_S)
+                load.wait(STOP_WAIT_S)
             clients.close()
         memory = procstat.usage(self.lab_root)
         data = {
@@ -476,27 +500,30 @@ class Bench:
         }
         yield _line({"type": "result", "error": False, "message": "benchmark done", "data": data})
 
-    @property
-    def _warm_n(self) -> int:
-        return WARMUP_PER_CLIENT * self.settings.concurrency
-
     def _load(
-        self, n: int, send: Callable[[int], None], thread_done: Callable[[], None] | None = None
+        self,
+        send: Callable[[int], None],
+        warm_up: Callable[[int], None],
+        thread_done: Callable[[], None] | None,
+        *,
+        n: int | None = None,
+        warm_up_per_client: int = WARMUP_PER_CLIENT,
     ) -> Load:
-        load = Load(n, self.settings.concurrency, send, self.cancel, thread_done)
+        """N events (or `n`), each client first sending its warm-up events under a marker of their own."""
+        load = Load(
+            self.settings.n if n is None else n,
+            self.settings.concurrency,
+            send,
+            self.cancel,
+            thread_done,
+            warm_up=warm_up,
+            warm_up_per_client=warm_up_per_client,
+        )
         self.loads.append(load)
         return load
 
-    def _warm_up(self, warm_up: Load, load: Load, path: str, transport: str) -> Iterator[str]:
-        """A few events per client over the path about to be measured, under a marker of their own and
-        not measured: the numbers leave out what a freshly started lab pays once (connections, pools,
-        each server thread's and request path's first use). Meanwhile the stream shows the coming path
-        at zero, so a client hears from the run at least every PROGRESS_EVERY_S."""
-        warm_up.start()
-        while not warm_up.wait(PROGRESS_EVERY_S):
-            yield _progress(load, path, transport, 0)
-
-    def _through_broker(self, broker: BrokerClient, transport: str, marker: str, n: int) -> Load:
+    @staticmethod
+    def _through_broker(broker: BrokerClient, transport: str, marker: str) -> Callable[[int], None]:
         """Events named `marker`, each with its sequence number as data and `marker-seq` as event id (the
         broker keeps a client's event id), so the path's events are read back by their ids' prefix."""
 
@@ -504,43 +531,36 @@ class Bench:
             event = {"name": marker, "data": str(seq), "event_id": f"{marker}-{seq}"}
             broker.handle({"action": "log", "log": event, "transport": transport})
 
-        return self._load(n, send, broker.close)
-
-    def _action(self, broker: BrokerClient, n: int, body: Callable[[int], dict[str, Any]]) -> Load:
-        return self._load(n, lambda seq: broker.handle(body(seq)), broker.close)
+        return send
 
     def _mail(self, broker: BrokerClient) -> Generator[str, None, dict[str, Any]]:
         """N mails through the broker's mail action, subject "bench-<run id> <number>" (the warm-up's
         "bench-<run id>-warmup <number>")."""
 
-        def mail(marker: str) -> Callable[[int], dict[str, Any]]:
-            def body(seq: int) -> dict[str, Any]:
+        def mail(marker: str) -> Callable[[int], None]:
+            def send(seq: int) -> None:
                 message = f"A benchmark's mail, number {seq}."
-                return {
-                    "action": "mail",
-                    "mail": {"to": MAIL_TO, "subject": f"{marker} {seq}", "message": message},
-                }
+                fields = {"to": MAIL_TO, "subject": f"{marker} {seq}", "message": message}
+                broker.handle({"action": "mail", "mail": fields})
 
-            return body
+            return send
 
-        load = self._action(broker, self.settings.n, mail(f"bench-{self.run_id}"))
-        warm_up = self._action(broker, self._warm_n, mail(f"bench-{self.run_id}-warmup"))
-        yield from self._warm_up(warm_up, load, "broker", "mail")
+        load = self._load(mail(f"bench-{self.run_id}"), mail(f"bench-{self.run_id}-warmup"), broker.close)
         return (yield from self._replies(load, "mail"))
 
     def _auth(self, broker: BrokerClient) -> Generator[str, None, dict[str, Any]]:
         """AUTH_N logins of the seed user through the broker's auth action (one per client to warm up)."""
-        body = {"action": "auth", "auth": SEED_USER}
-        load = self._action(broker, self.settings.auth_n, lambda _seq: body)
-        warm_up = self._action(broker, self.settings.concurrency, lambda _seq: body)
-        yield from self._warm_up(warm_up, load, "broker", "auth")
+
+        def login(_seq: int) -> None:
+            broker.handle({"action": "auth", "auth": SEED_USER})
+
+        load = self._load(login, login, broker.close, n=self.settings.auth_n, warm_up_per_client=1)
         return (yield from self._replies(load, "auth"))
 
     def _replies(self, load: Load, action: str) -> Generator[str, None, dict[str, Any]]:
         """Run an action's load through the broker, with progress (its accepted count as "stored"), and
         measure it by its replies, with the lab's CPU per accepted request."""
-        before = procstat.usage(self.lab_root)
-        load.start()
+        before = self._start(load)
         while not load.wait(PROGRESS_EVERY_S):
             yield _progress(load, "broker", action, load.accepted)
         after = procstat.usage(self.lab_root)
@@ -549,13 +569,21 @@ class Bench:
         result["cpu_ms_per_event"] = procstat.cpu_ms_per_event(before, after, result["accepted"])
         return result
 
-    def _direct(self, clients: Clients, transport: str, marker: str, n: int) -> Load:
+    @staticmethod
+    def _direct(clients: Clients, transport: str, marker: str) -> Callable[[int], None]:
         sender = clients.senders[transport]
 
         def send(seq: int) -> None:
             sender.send(LogEvent(name=marker, data=str(seq), event_id=f"{marker}-{seq}"))
 
-        return self._load(n, send, clients.thread_done(transport))
+        return send
+
+    def _start(self, load: Load) -> dict[str, procstat.Usage]:
+        """Start the load; the lab's CPU as its measured sending starts (the warm-up left out), to
+        subtract from the CPU as it ends."""
+        before: dict[str, procstat.Usage] = {}
+        load.start(lambda: before.update(procstat.usage(self.lab_root)))
+        return before
 
     def _run_path(
         self,
@@ -572,9 +600,8 @@ class Bench:
 
         # A 202 on a synchronous transport means the event is stored; only RabbitMQ's stored count lags
         # behind its accepted one, so only its paths poll the count (which costs the store some time).
-        before = procstat.usage(self.lab_root)
         with StoredCount(logger, prefix) if transport == QUEUED else nullcontext() as count:
-            load.start()
+            before = self._start(load)
             while not load.wait(PROGRESS_EVERY_S):
                 yield progress(count.value if count else load.accepted)
             if count:

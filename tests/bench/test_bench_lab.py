@@ -12,18 +12,21 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pymongo.collection
 import requests
 
+from broker.bench import WARMUP_PER_CLIENT
 from labrun.bench import count_mails, table
 from labtest import Lab, eventually
 
 TRANSPORTS = ["rabbitmq", "rpc", "grpc", "http"]
 ACTIONS = ["mail", "auth"]
 N, CONCURRENCY = 50, 4
+WARMUP_N = WARMUP_PER_CLIENT * CONCURRENCY
 PERCENTILE_KEYS = {"p50", "p95", "p99"}
 M_KEYS = {
     "sent",
@@ -88,6 +91,18 @@ def test_a_small_benchmark_streams_progress_then_a_complete_result(lab: Lab) -> 
     # Each login costs the authentication service a bcrypt hash; each mail, the mail service a message.
     assert result["paths"]["broker"]["auth"]["cpu_ms_per_event"]["authentication"] > 0
     assert result["paths"]["broker"]["mail"]["cpu_ms_per_event"]["mail"] > 0
+    # Each client warmed every path up with its own events, stored under their own marker.
+    for transport, path in steps:
+        if transport in TRANSPORTS:
+            prefix = f"bench-{result['run_id']}-warmup-{path}-{transport}-"
+            count = eventually(partial(logged_count, lab, prefix), lambda n: n == WARMUP_N)
+            assert count == WARMUP_N, prefix
+
+
+def logged_count(lab: Lab, prefix: str) -> int:
+    answer = requests.get(lab.url("logger") + "/logs/count", params={"event_id_prefix": prefix}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["data"]["count"])
 
 
 def catcher_subjects(lab: Lab) -> list[str]:

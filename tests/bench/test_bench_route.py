@@ -9,7 +9,7 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from broker import create_app
 from broker.bench import Load, measure, measure_replies, parse_settings, percentiles
 from broker.config import Config
+from labkit.validation import ApiError
 from labtest import free_port
 
 NDJSON = "application/x-ndjson"
@@ -134,7 +135,7 @@ def test_percentiles_interpolate_between_ranks() -> None:
 
 
 def test_measure_counts_stored_lost_and_duplicated_events_by_their_data() -> None:
-    load = Load(4, 1, lambda _seq: None, threading.Event())
+    load = Load(4, 1, lambda _seq: None, threading.Event(), warm_up=lambda _seq: None, warm_up_per_client=0)
     load.started_at, load.replied_at = 1000.0, 1002.0
     load.sent = 4
     load.accepted = 3
@@ -158,8 +159,41 @@ def test_measure_counts_stored_lost_and_duplicated_events_by_their_data() -> Non
     assert m["deliver_ms"] == {"p50": 7.0, "p95": 9.7, "p99": 9.94}
 
 
+def test_each_client_warms_up_on_its_own_thread_and_the_measured_sending_starts_after_all() -> None:
+    """The senders keep a connection per thread, so a client's warm-up events are the first its thread
+    sends; the measured sending, its clock and on_start (where the lab's CPU is read) begin once every
+    client has warmed up. A warm-up send that fails is not counted."""
+    sent: list[tuple[str, int, str]] = []
+    lock = threading.Lock()
+
+    def recorder(kind: str) -> Callable[[int], None]:
+        def send(seq: int) -> None:
+            with lock:
+                sent.append((kind, seq, threading.current_thread().name))
+            if kind == "warm-up" and seq == 0:
+                raise ApiError(503, "logger service is unavailable")
+
+        return send
+
+    sent_before_start: list[int] = []
+    load = Load(
+        12, 3, recorder("measured"), threading.Event(), warm_up=recorder("warm-up"), warm_up_per_client=2
+    )
+    load.start(lambda: sent_before_start.append(len(sent)))
+    assert load.wait(10)
+
+    assert sorted(seq for kind, seq, _ in sent if kind == "warm-up") == list(range(6))
+    assert sorted(seq for kind, seq, _ in sent if kind == "measured") == list(range(12))
+    assert sent_before_start == [6]
+    assert [kind for kind, _, _ in sent] == ["warm-up"] * 6 + ["measured"] * 12
+    for thread in {name for _, _, name in sent}:
+        kinds = [kind for kind, _, name in sent if name == thread]
+        assert kinds[:2] == ["warm-up", "warm-up"], thread
+    assert (load.sent, load.accepted, dict(load.errors)) == (12, 12, {})
+
+
 def test_a_path_measured_by_its_replies_counts_no_arrivals() -> None:
-    load = Load(3, 1, lambda _seq: None, threading.Event())
+    load = Load(3, 1, lambda _seq: None, threading.Event(), warm_up=lambda _seq: None, warm_up_per_client=0)
     load.started_at, load.replied_at = 1000.0, 1002.0
     load.sent, load.accepted = 3, 2
     load.accept_ms = [250.0, None, 260.0]
